@@ -368,3 +368,17 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Layered looks a name up in each lookuper in turn and returns the first hit;
+// the all-in-one runner puts the process environment first and its embedded
+// defaults last.
+func Layered(lookups ...Lookuper) Lookuper {
+	return func(name string) (string, bool) {
+		for _, l := range lookups {
+			if v, ok := l(name); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}

@@ -1,0 +1,151 @@
+// Command bridge-dev runs the whole bridge on one machine for `make run`:
+// the sandbox (an emulated MOSIP auth manager and OpenCRVS auth keys) and the
+// gateway plus every service in one process, talking gRPC over loopback.
+// Nothing outside this machine is needed: no Redis (in-process token cache
+// unless REDIS_URL is set) and no Postgres.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/mosipcrvs/bridge/pkg/logging"
+	"github.com/mosipcrvs/bridge/sandbox/allinone"
+	"github.com/mosipcrvs/bridge/sandbox/mosip"
+	"github.com/mosipcrvs/bridge/sandbox/opencrvs"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bridge-dev:", err)
+		os.Exit(1)
+	}
+}
+
+// The sandbox's MOSIP clients; the embedded defaults below point the bridge at them.
+var sandboxClients = []mosip.Client{
+	{ClientID: "mosip-crvs1-client", Secret: "sandbox-packet-secret"},
+	{ClientID: "crvs-partner", Secret: "sandbox-websub-secret"},
+}
+
+func realMain(ctx context.Context) error {
+	level := os.Getenv("LOG_LEVEL")
+	if level == "" {
+		level = "warn" // keep the terminal readable; LOG_LEVEL=info shows every request
+	}
+	logger := logging.New(os.Stderr, logging.Options{Format: "text", Level: level, Service: "bridge-dev"})
+
+	sandboxAddr := envOr("SANDBOX_ADDR", "127.0.0.1:20240")
+	lis, err := net.Listen("tcp", sandboxAddr)
+	if err != nil {
+		return fmt.Errorf("sandbox cannot listen on %s (%v): set SANDBOX_ADDR to another address, e.g. SANDBOX_ADDR=127.0.0.1:0", sandboxAddr, err)
+	}
+	authManager, err := mosip.NewAuthManager(sandboxClients...)
+	if err != nil {
+		return err
+	}
+	crvsAuth, err := opencrvs.NewAuth()
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(mosip.AuthPath, authManager)
+	mux.Handle("/opencrvs/auth/.well-known", crvsAuth)
+	sandboxSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = sandboxSrv.Serve(lis) }()
+	defer func() { _ = sandboxSrv.Close() }()
+	sandboxURL := "http://" + lis.Addr().String()
+
+	defaults := map[string]string{
+		"LOG_FORMAT":                      "text",
+		"LOG_LEVEL":                       level,
+		"MOSIP_AUTH_URL":                  sandboxURL + mosip.AuthPath,
+		"MOSIP_PACKET_AUTH_CLIENT_ID":     sandboxClients[0].ClientID,
+		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sandboxClients[0].Secret,
+		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sandboxClients[1].ClientID,
+		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sandboxClients[1].Secret,
+		"CLIENT_APP_URL":                  "http://localhost:3000",
+		"OPENCRVS_PUBLIC_KEY_URL":         sandboxURL + "/opencrvs/auth/.well-known",
+		"HOST":                            "127.0.0.1",
+	}
+	sys, err := allinone.Start(ctx, allinone.Options{
+		Lookup: config.Layered(os.LookupEnv, config.MapLookuper(defaults)),
+		Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	token, err := crvsAuth.Token("dev-operator", []string{"record.search", "type=record.search"}, nil, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	tokenFile, err := writeDevToken(token)
+	if err != nil {
+		return err
+	}
+	printWelcome(sys, sandboxURL, tokenFile)
+
+	<-ctx.Done()
+	fmt.Println("\nstopping…")
+	if err := sys.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func writeDevToken(token string) (string, error) {
+	dir := ".run"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "dev-token")
+	return path, os.WriteFile(path, []byte(token), 0o600)
+}
+
+func printWelcome(sys *allinone.System, sandboxURL, tokenFile string) {
+	fmt.Printf(`
+mosip-crvs-bridge is running: gateway and all services in one process, with the sandbox.
+
+  REST gateway      %[1]s        (OpenAPI: %[1]s/openapi.json, health: %[1]s/readyz)
+  auth-token gRPC   %[2]s
+  packet gRPC       %[3]s
+  esignet-verify    %[4]s
+  notification      %[5]s
+  sandbox           %[6]s      (emulated MOSIP auth manager, OpenCRVS auth keys)
+
+Try it (a dev OpenCRVS token is in %[7]s):
+
+  # 1. Ask auth-token for the "packet" client's MOSIP token over gRPC
+  .bin/bridgectl -addr %[2]s token packet
+
+  # 2. See each MOSIP client's token state through the REST edge (never the token itself)
+  curl -s -H "Authorization: Bearer $(cat %[7]s)" %[1]s/v1/auth-token/clients
+
+  # 3. Without a token the edge answers 401 {"error":"Unauthorized"}
+  curl -si %[1]s/v1/auth-token/clients
+
+Press Ctrl-C to stop.
+`, sys.GatewayURL, sys.Addrs["auth-token"], sys.Addrs["packet"], sys.Addrs["esignet-verify"],
+		sys.Addrs["notification"], sandboxURL, tokenFile)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+

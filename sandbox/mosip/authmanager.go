@@ -1,0 +1,186 @@
+// Package mosip emulates the MOSIP services the bridge talks to, faithfully
+// on the wire, for `make run` and end-to-end tests. The services never import
+// it: they only see its URLs.
+//
+// This first part is the kernel auth manager's client-credentials endpoint.
+package mosip
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// AuthPath is the auth manager's client id / secret key endpoint.
+const AuthPath = "/v1/authmanager/authenticate/clientidsecretkey"
+
+// Client is a Keycloak client the emulated auth manager accepts.
+type Client struct {
+	ClientID string
+	Secret   string
+	// AppID must be one of the known app ids (it selects the realm).
+	AppID string
+	// Roles go into realm_access.roles of issued tokens.
+	Roles []string
+}
+
+// AuthManager emulates POST /v1/authmanager/authenticate/clientidsecretkey:
+// it checks client id, secret and app id, issues an RS256-signed JWT with a
+// real exp, and answers the way MOSIP does: the token in an Authorization
+// response header and a Set-Cookie Authorization=… cookie (Max-Age from
+// CookieMaxAge, unrelated to exp, as in MOSIP), the body carrying only a
+// status; failures come back with HTTP 200 and errors[].
+type AuthManager struct {
+	// TokenLifetime is the JWT lifetime (Keycloak's access token lifespan).
+	TokenLifetime time.Duration
+	// CookieMaxAge is the cookie Max-Age in seconds (MOSIP's auth.jwt.expiry).
+	CookieMaxAge int
+	// Issuer is the JWT iss (the realm URL in MOSIP).
+	Issuer string
+
+	key     *rsa.PrivateKey
+	mu      sync.RWMutex
+	clients map[string]Client
+	realms  map[string]bool
+	calls   atomic.Int64
+	fail    atomic.Int64 // next N calls answer HTTP 500, for fault tests
+}
+
+// NewAuthManager returns an auth manager that knows the given clients.
+func NewAuthManager(clients ...Client) (*AuthManager, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	a := &AuthManager{
+		TokenLifetime: time.Hour,
+		CookieMaxAge:  6000000,
+		Issuer:        "http://sandbox-keycloak/auth/realms/mosip",
+		key:           key,
+		clients:       map[string]Client{},
+		// The app ids of mosip.kernel.auth.appid-realm-map in MOSIP's defaults.
+		realms: map[string]bool{"admin": true, "regproc": true, "ida": true, "registrationclient": true,
+			"partner": true, "resident": true, "prereg": true, "websub": true},
+	}
+	for _, c := range clients {
+		a.clients[c.ClientID] = c
+	}
+	return a, nil
+}
+
+// Calls returns how many authenticate requests were served.
+func (a *AuthManager) Calls() int64 { return a.calls.Load() }
+
+// FailNext makes the next n calls answer HTTP 500 like a failing Keycloak.
+func (a *AuthManager) FailNext(n int) { a.fail.Store(int64(n)) }
+
+// PublicKey is the key that verifies issued tokens.
+func (a *AuthManager) PublicKey() *rsa.PublicKey { return &a.key.PublicKey }
+
+// ValidToken reports whether token was issued by this auth manager and has
+// not expired; emulated MOSIP services use it for their auth filter.
+func (a *AuthManager) ValidToken(token string) bool {
+	_, err := jwt.Parse(token, func(*jwt.Token) (any, error) { return a.PublicKey(), nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+	return err == nil
+}
+
+type authRequest struct {
+	ID          string `json:"id"`
+	Version     string `json:"version"`
+	RequestTime string `json:"requesttime"`
+	Request     *struct {
+		ClientID  string `json:"clientId"`
+		SecretKey string `json:"secretKey"`
+		AppID     string `json:"appId"`
+	} `json:"request"`
+}
+
+// ServeHTTP implements the endpoint.
+func (a *AuthManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.calls.Add(1)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if a.fail.Load() > 0 {
+		a.fail.Add(-1)
+		writeEnvelope(w, http.StatusInternalServerError, nil, "500", "500 Internal Server Error: keycloak unavailable")
+		return
+	}
+	var req authRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.Request == nil {
+		writeEnvelope(w, http.StatusOK, nil, "KER-ATH-003", "Invalid request: request body is missing or malformed")
+		return
+	}
+	in := req.Request
+	if in.ClientID == "" || in.SecretKey == "" || in.AppID == "" {
+		writeEnvelope(w, http.StatusOK, nil, "KER-ATH-003", "clientId, secretKey and appId are required")
+		return
+	}
+	if !a.realms[in.AppID] {
+		writeEnvelope(w, http.StatusOK, nil, "KER-ATH-026", "Realm not found:: "+in.AppID)
+		return
+	}
+	a.mu.RLock()
+	c, ok := a.clients[in.ClientID]
+	a.mu.RUnlock()
+	if !ok || c.Secret != in.SecretKey || (c.AppID != "" && c.AppID != in.AppID) {
+		writeEnvelope(w, http.StatusOK, nil, "KER-ATH-401", "Authentication failed: invalid client id or secret")
+		return
+	}
+	token, err := a.issue(c)
+	if err != nil {
+		writeEnvelope(w, http.StatusInternalServerError, nil, "500", "token signing failed")
+		return
+	}
+	w.Header().Set("Authorization", token)
+	http.SetCookie(w, &http.Cookie{Name: "Authorization", Value: token, MaxAge: a.CookieMaxAge, Path: "/", HttpOnly: true})
+	writeEnvelope(w, http.StatusOK, map[string]string{
+		"status":  "Success",
+		"message": "Clientid and Token combination had been validated successfully",
+	}, "", "")
+}
+
+func (a *AuthManager) issue(c Client) (string, error) {
+	now := time.Now()
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	roles := c.Roles
+	if len(roles) == 0 {
+		roles = []string{"REGISTRATION_PROCESSOR", "ONLINE_REGISTRATION_CLIENT"}
+	}
+	claims := jwt.MapClaims{
+		"iss": a.Issuer, "azp": c.ClientID, "sub": "service-account-" + c.ClientID,
+		"iat": now.Unix(), "exp": now.Add(a.TokenLifetime).Unix(), "jti": hex.EncodeToString(jti),
+		"realm_access": map[string]any{"roles": roles}, "typ": "Bearer",
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = "sandbox-" + strconv.Itoa(a.key.PublicKey.E)
+	return t.SignedString(a.key)
+}
+
+// writeEnvelope writes MOSIP's ResponseWrapper; errors go in errors[] with
+// the given HTTP status (200 for business failures, as MOSIP does).
+func writeEnvelope(w http.ResponseWriter, status int, response any, code, message string) {
+	body := map[string]any{
+		"id": "mosip.io.clientId.pwd", "version": "1.0",
+		"responsetime": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"metadata":     nil, "response": response, "errors": []any{},
+	}
+	if code != "" {
+		body["errors"] = []map[string]string{{"errorCode": code, "message": message}}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
