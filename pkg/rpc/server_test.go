@@ -246,3 +246,16 @@ func TestGracefulDrain(t *testing.T) {
 		})
 	}
 }
+
+func TestHealthNotServingBeforeServe(t *testing.T) {
+	t.Parallel()
+	s, err := rpc.NewServer(rpc.ServerOptions{Logger: logging.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	resp, err := s.Health.Check(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health before Serve = %v, %v; want NOT_SERVING", resp, err)
+	}
+}

@@ -1,0 +1,269 @@
+package allinone_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/mosipcrvs/bridge/pkg/logging"
+	"github.com/mosipcrvs/bridge/pkg/rpc"
+	authtokenv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/authtoken/v1"
+	packetv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1"
+	"github.com/mosipcrvs/bridge/sandbox/allinone"
+	"github.com/mosipcrvs/bridge/sandbox/mosip"
+	"github.com/mosipcrvs/bridge/sandbox/opencrvs"
+)
+
+type env struct {
+	sys   *allinone.System
+	mosip *mosip.AuthManager
+	crvs  *opencrvs.Auth
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	am, err := mosip.NewAuthManager(
+		mosip.Client{ClientID: "mosip-crvs1-client", Secret: "packet-secret"},
+		mosip.Client{ClientID: "crvs-partner", Secret: "websub-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crvs, err := opencrvs.NewAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(mosip.AuthPath, am)
+	mux.Handle("/.well-known", crvs)
+	sandbox := httptest.NewServer(mux)
+	t.Cleanup(sandbox.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	sys, err := allinone.Start(ctx, allinone.Options{
+		Logger: logging.Discard(),
+		Lookup: config.MapLookuper(map[string]string{
+			"HOST": "127.0.0.1", "PORT": "0",
+			"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
+			"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
+			"MOSIP_AUTH_URL":                  sandbox.URL + mosip.AuthPath,
+			"MOSIP_PACKET_AUTH_CLIENT_ID":     "mosip-crvs1-client",
+			"MOSIP_PACKET_AUTH_CLIENT_SECRET": "packet-secret",
+			"MOSIP_WEBSUB_AUTH_CLIENT_ID":     "crvs-partner",
+			"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": "websub-secret",
+			"CLIENT_APP_URL":                  "http://localhost:3000",
+			"OPENCRVS_PUBLIC_KEY_URL":         sandbox.URL + "/.well-known",
+		}),
+	})
+	if err != nil {
+		cancel()
+		t.Fatalf("Start() = %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := sys.Wait(); err != nil {
+			t.Errorf("Wait() = %v", err)
+		}
+	})
+	return &env{sys: sys, mosip: am, crvs: crvs}
+}
+
+// The token flow end to end: GetToken over gRPC fetches once from the
+// auth manager, the operator route through the REST edge shows the acquired
+// token's state but never the token, and the whole chain is one trace.
+func TestTokenFlowEndToEnd(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetTextMapPropagator(prevProp) })
+
+	e := start(t)
+	conn, err := rpc.Dial(e.sys.Addrs["auth-token"], rpc.ClientOptions{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authtokenv1.NewAuthTokenServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	var token string
+	for i := range 50 {
+		resp, err := client.GetToken(ctx, &authtokenv1.GetTokenRequest{Client: "packet"})
+		if err != nil {
+			t.Fatalf("GetToken #%d = %v", i, err)
+		}
+		if token != "" && resp.GetToken() != token {
+			t.Fatalf("GetToken #%d returned a different token", i)
+		}
+		token = resp.GetToken()
+		if !e.mosip.ValidToken(token) {
+			t.Fatalf("GetToken returned a token the auth manager did not issue")
+		}
+		if until := time.Until(resp.GetExpiresAt().AsTime()); until < 50*time.Minute || until > time.Hour {
+			t.Fatalf("expires in %v, want about the 1h JWT lifetime", until)
+		}
+	}
+	if got := e.mosip.Calls(); got != 1 {
+		t.Errorf("auth manager calls = %d after 50 GetToken, want 1", got)
+	}
+
+	if _, err := client.GetToken(ctx, &authtokenv1.GetTokenRequest{Client: "nope"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetToken(unknown client) = %v, want NotFound", err)
+	}
+
+	// Operator route through the edge, with a trace started by the caller.
+	jwt, err := e.crvs.Token("operator", []string{"record.search"}, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	callerCtx, callerSpan := tp.Tracer("test").Start(ctx, "caller")
+	req, _ := http.NewRequestWithContext(callerCtx, http.MethodGet, e.sys.GatewayURL+"/v1/auth-token/clients", nil)
+	req.Header.Set("Authorization", "Bearer "+jwt)
+	otel.GetTextMapPropagator().Inject(callerCtx, propagation.HeaderCarrier(req.Header))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	callerSpan.End()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/auth-token/clients = %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), token) {
+		t.Fatal("the operator route leaks the MOSIP token")
+	}
+	var states struct {
+		Clients []struct {
+			Client    string `json:"client"`
+			HasToken  bool   `json:"hasToken"`
+			ExpiresAt string `json:"expiresAt"`
+		} `json:"clients"`
+	}
+	if err := json.Unmarshal(body, &states); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	found := false
+	for _, c := range states.Clients {
+		if c.Client == "packet" {
+			found = true
+			if !c.HasToken || c.ExpiresAt == "" {
+				t.Errorf("packet state = %+v, want an acquired token with its expiry", c)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no packet client in %s", body)
+	}
+
+	// Without a token: 401 exactly as the TypeScript mosip-api answers.
+	resp, err = http.Get(e.sys.GatewayURL + "/v1/auth-token/clients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || strings.TrimSpace(string(body)) != `{"error":"Unauthorized"}` {
+		t.Errorf("no token: %d %s", resp.StatusCode, body)
+	}
+
+	// One trace from the caller through the edge into auth-token.
+	traceID := callerSpan.SpanContext().TraceID()
+	kinds := map[string]bool{}
+	for _, s := range rec.Ended() {
+		if s.SpanContext().TraceID() == traceID {
+			kinds[s.SpanKind().String()] = true
+			for _, a := range s.Attributes() {
+				if strings.Contains(a.Value.Emit(), token) || strings.Contains(a.Value.Emit(), jwt) {
+					t.Errorf("span %q attribute %s carries a token", s.Name(), a.Key)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"server", "client"} {
+		if !kinds[want] {
+			t.Errorf("trace %s has no %s span; kinds = %v", traceID, want, kinds)
+		}
+	}
+	serverSpans := 0
+	for _, s := range rec.Ended() {
+		if s.SpanContext().TraceID() == traceID && s.SpanKind().String() == "server" && strings.Contains(s.Name(), "AuthTokenService") {
+			serverSpans++
+		}
+	}
+	if serverSpans == 0 {
+		t.Errorf("the trace does not reach auth-token's gRPC server")
+	}
+}
+
+// The skeleton services answer over real gRPC, honestly Unimplemented.
+func TestSkeletonServicesServe(t *testing.T) {
+	e := start(t)
+	conn, err := rpc.Dial(e.sys.Addrs["packet"], rpc.ClientOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = packetv1.NewPacketServiceClient(conn).GetTransaction(context.Background(), &packetv1.GetTransactionRequest{TransactionId: "1"})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("GetTransaction = %v, want Unimplemented", err)
+	}
+	resp, err := http.Get(e.sys.GatewayURL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz = %d, want 200 with every service serving", resp.StatusCode)
+	}
+}
+
+func TestPortBusyIsExplained(t *testing.T) {
+	busy := httptest.NewServer(http.NotFoundHandler())
+	defer busy.Close()
+	port := busy.Listener.Addr().String()[strings.LastIndex(busy.Listener.Addr().String(), ":")+1:]
+	_, err := allinone.Start(context.Background(), allinone.Options{
+		Logger: logging.Discard(),
+		Lookup: config.MapLookuper(map[string]string{
+			"HOST": "127.0.0.1", "PORT": port,
+			"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
+			"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
+			"MOSIP_AUTH_URL": "http://127.0.0.1:1/x", "MOSIP_PACKET_AUTH_CLIENT_ID": "a", "MOSIP_PACKET_AUTH_CLIENT_SECRET": "b",
+			"MOSIP_WEBSUB_AUTH_CLIENT_ID": "c", "MOSIP_WEBSUB_AUTH_CLIENT_SECRET": "d",
+			"CLIENT_APP_URL": "http://localhost:3000", "OPENCRVS_PUBLIC_KEY_URL": "http://127.0.0.1:1/k",
+		}),
+	})
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
+		t.Errorf("Start() on a busy port = %v, want advice to set PORT", err)
+	}
+}
+
+func TestConfigProblemsAllReported(t *testing.T) {
+	_, err := allinone.Start(context.Background(), allinone.Options{
+		Logger: logging.Discard(),
+		Lookup: config.MapLookuper(map[string]string{"MOSIP_AUTH_URL": "not a url"}),
+	})
+	if err == nil {
+		t.Fatal("Start() with no configuration succeeded")
+	}
+	for _, want := range []string{"MOSIP_AUTH_URL", "MOSIP_PACKET_AUTH_CLIENT_ID", "OPENCRVS_PUBLIC_KEY_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
