@@ -139,13 +139,7 @@ func (v *verifier) verify(ctx context.Context, raw string) (*Claims, error) {
 
 func (v *verifier) parse(raw string, ks *keySet) (*Claims, *jwt.Token, error) {
 	var tc tokenClaims
-	tok, err := v.parser.ParseWithClaims(raw, &tc, func(*jwt.Token) (any, error) {
-		set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(ks.keys))}
-		for i, k := range ks.keys {
-			set.Keys[i] = k
-		}
-		return set, nil
-	})
+	tok, err := v.parser.ParseWithClaims(raw, &tc, func(*jwt.Token) (any, error) { return ks.set, nil })
 	if err != nil {
 		return nil, tok, err
 	}

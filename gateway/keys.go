@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 const (
@@ -38,6 +40,8 @@ var errNoKey = errors.New("OpenCRVS public key unavailable")
 // server. It is immutable; a newer answer replaces the pointer.
 type keySet struct {
 	keys []*rsa.PublicKey
+	// set is keys as the JWT library takes them.
+	set jwt.VerificationKeySet
 	// fingerprint identifies the set in logs and tells a rotated key from a
 	// refetched copy of the same one.
 	fingerprint string
@@ -254,6 +258,7 @@ func parsePublicKeys(data []byte) (*keySet, error) {
 		}
 		h.Write(der)
 		ks.keys = append(ks.keys, rsaKey)
+		ks.set.Keys = append(ks.set.Keys, rsaKey)
 	}
 	if len(ks.keys) == 0 {
 		if len(bad) > 0 {
