@@ -84,11 +84,12 @@ func Load(cfg any, lookup Lookuper) error {
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("config: Load needs a pointer to a struct, got %T", cfg)
 	}
-	l := &loader{lookup: lookup}
+	l := &loader{lookup: lookup, failed: map[string]bool{}}
 	l.loadStruct(v.Elem(), "")
-	if len(l.problems) == 0 {
-		l.validate(v.Elem())
-	}
+	// Validators run even when some variables failed to parse, so every
+	// problem shows at once; they tolerate unset fields, and what they say
+	// about a variable already reported is dropped.
+	l.validate(v.Elem())
 	return l.err()
 }
 
@@ -111,10 +112,23 @@ func (p Problems) Err() error { return errors.Join(p...) }
 type loader struct {
 	lookup   Lookuper
 	problems []error
+	failed   map[string]bool // variables with a reported problem
 }
 
-func (l *loader) addf(format string, args ...any) {
-	l.problems = append(l.problems, fmt.Errorf(format, args...))
+// addf records a problem about the variable name; format starts with "%s".
+func (l *loader) addf(format string, name string, args ...any) {
+	l.failed[name] = true
+	l.problems = append(l.problems, fmt.Errorf(format, append([]any{name}, args...)...))
+}
+
+// addValidation records a validator's problem unless it is about a variable
+// whose value was already reported as malformed.
+func (l *loader) addValidation(err error) {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, ' '); i > 0 && l.failed[msg[:i]] {
+		return
+	}
+	l.problems = append(l.problems, err)
 }
 
 func (l *loader) err() error {
@@ -292,10 +306,12 @@ func (l *loader) validate(v reflect.Value) {
 	}
 	if val, ok := v.Addr().Interface().(Validator); ok {
 		if err := val.Validate(); err != nil {
+			errs := []error{err}
 			if joined, ok := err.(interface{ Unwrap() []error }); ok {
-				l.problems = append(l.problems, joined.Unwrap()...)
-			} else {
-				l.problems = append(l.problems, err)
+				errs = joined.Unwrap()
+			}
+			for _, e := range errs {
+				l.addValidation(e)
 			}
 		}
 	}
@@ -338,6 +354,8 @@ func describe(v reflect.Value, prefix string, out map[string]string) {
 			}
 		case []string:
 			s = strings.Join(x, ",")
+		case string:
+			s = redactURLPassword(x)
 		default:
 			s = fmt.Sprint(x)
 		}
@@ -381,4 +399,17 @@ func Layered(lookups ...Lookuper) Lookuper {
 		}
 		return "", false
 	}
+}
+
+// redactURLPassword hides the password of URL-shaped strings such as
+// REDIS_URL ("redis://:pw@host:6379/0").
+func redactURLPassword(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return redacted
+	}
+	return u.Redacted()
 }

@@ -190,3 +190,34 @@ func TestLayered(t *testing.T) {
 		t.Error("C found")
 	}
 }
+
+// A malformed value and a problem only a validator sees are reported
+// together, and the validator does not repeat the malformed variable.
+func TestValidatorsRunDespiteParseProblems(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig{validate: func() error {
+		var p config.Problems
+		p.Require("SOME_URL", false) // would duplicate the parse problem
+		p.Require("OTHER", false)
+		return p.Err()
+	}}
+	err := config.Load(&cfg, config.MapLookuper(map[string]string{"SOME_URL": "nope"}))
+	var cerr *config.Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 2 {
+		t.Fatalf("Load() = %v, want the bad URL and OTHER, nothing else", err)
+	}
+	if !strings.Contains(err.Error(), "SOME_URL must be an http(s) URL") || !strings.Contains(err.Error(), "OTHER is required") {
+		t.Errorf("Load() = %v", err)
+	}
+}
+
+func TestDescribeHidesURLPasswords(t *testing.T) {
+	t.Parallel()
+	type c struct {
+		Redis string `env:"REDIS_URL"`
+	}
+	d := config.Describe(&c{Redis: "redis://:hunter2@cache:6379/0"})
+	if strings.Contains(d["REDIS_URL"], "hunter2") || !strings.Contains(d["REDIS_URL"], "cache:6379") {
+		t.Errorf("REDIS_URL described as %q", d["REDIS_URL"])
+	}
+}
