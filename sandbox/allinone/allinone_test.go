@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -118,8 +119,10 @@ func TestTokenFlowEndToEnd(t *testing.T) {
 			t.Fatalf("expires in %v, want about the 1h JWT lifetime", until)
 		}
 	}
-	if got := e.mosip.Calls(); got != 1 {
-		t.Errorf("auth manager calls = %d after 50 GetToken, want 1", got)
+	// One auth manager call per configured client (packet, websub), made by
+	// the start-up warm-up or the first GetToken, whichever came first.
+	if got := e.mosip.Calls(); got > 2 {
+		t.Errorf("auth manager calls = %d after 50 GetToken, want at most one per client (2)", got)
 	}
 
 	if _, err := client.GetToken(ctx, &authtokenv1.GetTokenRequest{Client: "nope"}); status.Code(err) != codes.NotFound {
@@ -131,48 +134,58 @@ func TestTokenFlowEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	callerCtx, callerSpan := tp.Tracer("test").Start(ctx, "caller")
-	req, _ := http.NewRequestWithContext(callerCtx, http.MethodGet, e.sys.GatewayURL+"/v1/auth-token/clients", nil)
-	req.Header.Set("Authorization", "Bearer "+jwt)
-	otel.GetTextMapPropagator().Inject(callerCtx, propagation.HeaderCarrier(req.Header))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	callerSpan.End()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/auth-token/clients = %d %s", resp.StatusCode, body)
+	var (
+		callerSpan trace.Span
+		body       []byte
+		states     struct {
+			Clients []struct {
+				Client    string `json:"client"`
+				HasToken  bool   `json:"hasToken"`
+				ExpiresAt string `json:"expiresAt"`
+			} `json:"clients"`
+		}
+	)
+	// The websub client's token comes from the start-up warm-up alone; give
+	// it a moment on a slow machine.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var callerCtx context.Context
+		callerCtx, callerSpan = tp.Tracer("test").Start(ctx, "caller")
+		req, _ := http.NewRequestWithContext(callerCtx, http.MethodGet, e.sys.GatewayURL+"/v1/auth-token/clients", nil)
+		req.Header.Set("Authorization", "Bearer "+jwt)
+		otel.GetTextMapPropagator().Inject(callerCtx, propagation.HeaderCarrier(req.Header))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		callerSpan.End()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /v1/auth-token/clients = %d %s", resp.StatusCode, body)
+		}
+		if err := json.Unmarshal(body, &states); err != nil {
+			t.Fatalf("body %s: %v", body, err)
+		}
+		acquired := 0
+		for _, c := range states.Clients {
+			if c.HasToken && c.ExpiresAt != "" {
+				acquired++
+			}
+		}
+		if acquired == 2 && len(states.Clients) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("operator route = %s, want packet and websub with acquired tokens and their expiry", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if strings.Contains(string(body), token) {
 		t.Fatal("the operator route leaks the MOSIP token")
 	}
-	var states struct {
-		Clients []struct {
-			Client    string `json:"client"`
-			HasToken  bool   `json:"hasToken"`
-			ExpiresAt string `json:"expiresAt"`
-		} `json:"clients"`
-	}
-	if err := json.Unmarshal(body, &states); err != nil {
-		t.Fatalf("body %s: %v", body, err)
-	}
-	found := false
-	for _, c := range states.Clients {
-		if c.Client == "packet" {
-			found = true
-			if !c.HasToken || c.ExpiresAt == "" {
-				t.Errorf("packet state = %+v, want an acquired token with its expiry", c)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no packet client in %s", body)
-	}
 
 	// Without a token: 401 exactly as the TypeScript mosip-api answers.
-	resp, err = http.Get(e.sys.GatewayURL + "/v1/auth-token/clients")
+	resp, err := http.Get(e.sys.GatewayURL + "/v1/auth-token/clients")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,4 +148,3 @@ func envOr(name, def string) string {
 	}
 	return def
 }
-

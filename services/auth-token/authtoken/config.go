@@ -29,6 +29,9 @@ type Config struct {
 	// MinForcedRefreshInterval rate-limits InvalidateToken per client, so an
 	// upstream that rejects every token cannot turn into an auth manager flood.
 	MinForcedRefreshInterval time.Duration `env:"AUTH_TOKEN_MIN_FORCED_REFRESH_INTERVAL" default:"10s"`
+	// WarmUp fetches every client's token at start-up instead of at the
+	// first GetToken.
+	WarmUp bool `env:"AUTH_TOKEN_WARM_UP" default:"true"`
 	// Profile holds the MOSIP auth manager URL and client credentials.
 	Profile config.PartnerProfile
 	// Logging selects the log format and level.

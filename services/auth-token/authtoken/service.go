@@ -165,6 +165,24 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, lis net.Listener,
 	svc.Register(srv.Server)
 	srv.SetServing(authtokenv1.AuthTokenService_ServiceDesc.ServiceName, true)
 	logger.Info("auth-token serving", slog.String("addr", lis.Addr().String()))
+	if cfg.WarmUp {
+		go svc.WarmUp(ctx, cfg.Profile.MOSIP.RequestTimeout)
+	}
 	err = srv.Serve(ctx, lis, drainTimeout)
 	return errors.Join(err, svc.Close())
+}
+
+// WarmUp fetches (or, from Redis, adopts) a token for every client so the
+// first business call does not wait for MOSIP and a misconfigured client
+// shows up in the logs and ListClientStates at start-up, not at the first
+// registration. Failures are only logged: GetToken retries on demand.
+func (s *Service) WarmUp(ctx context.Context, timeout time.Duration) {
+	for _, name := range s.cache.Clients() {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		if _, err := s.cache.Get(cctx, name); err != nil && ctx.Err() == nil {
+			s.log.Warn("could not obtain a MOSIP token at start-up; will retry on demand",
+				slog.String("client", name), slog.String("error", err.Error()))
+		}
+		cancel()
+	}
 }
