@@ -43,6 +43,8 @@ func env(fake *fakeauth.Server, extra map[string]string) map[string]string {
 		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": websubSecret,
 		"MOSIP_WEBSUB_AUTH_CLIENT_APP_ID": "partner",
 		"MOSIP_REQUEST_TIMEOUT":           "2s",
+		// Tests count auth manager calls exactly; TestWarmUp turns it on.
+		"AUTH_TOKEN_WARM_UP": "false",
 	}
 	maps.Copy(e, extra)
 	return e

@@ -345,3 +345,34 @@ func TestMissPathSpansCarryNoSecrets(t *testing.T) {
 		t.Errorf("L1 hits produced authtoken.load spans")
 	}
 }
+
+// With AUTH_TOKEN_WARM_UP (the default) every client holds a token soon
+// after start-up, before any GetToken, one auth manager call each.
+func TestWarmUp(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, time.Hour)
+	in := startInstance(t, loadConfig(t, env(fake, map[string]string{"AUTH_TOKEN_WARM_UP": "true"})), options{})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := in.client.ListClientStates(context.Background(), &authtokenv1.ListClientStatesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := 0
+		for _, c := range resp.GetClients() {
+			if c.GetHasToken() {
+				held++
+			}
+		}
+		if held == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after warm-up: %s, want both clients holding a token", protojson.Format(resp))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := fake.Calls(); got != 2 {
+		t.Errorf("auth manager calls = %d, want 2 (one per client)", got)
+	}
+}
