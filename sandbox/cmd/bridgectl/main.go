@@ -54,7 +54,7 @@ func realMain() error {
 		if err != nil {
 			return err
 		}
-		tok := logging.Mask(resp.GetToken(), 8)
+		tok := "…" + resp.GetToken()[max(0, len(resp.GetToken())-8):]
 		if *show {
 			tok = resp.GetToken()
 		}
