@@ -50,6 +50,13 @@ bench: ## Run the benchmarks (token cache hit, gRPC round trip, ...).
 	  (cd $$m && go test $(BENCH_FLAGS) ./... | grep -Ev '^(ok|PASS|\?)' ) || true; \
 	done
 
+.PHONY: fuzz
+FUZZTIME ?= 20s
+fuzz: ## Run every fuzz target for FUZZTIME each (seed corpora also run in `make test`).
+	cd pkg && go test -run '^$$' -fuzz '^FuzzCheckResponse$$' -fuzztime $(FUZZTIME) ./mosip
+	cd services/auth-token && go test -run '^$$' -fuzz '^FuzzParseAuthResponse$$' -fuzztime $(FUZZTIME) ./internal/authmanager
+	cd gateway && go test -run '^$$' -fuzz '^FuzzVerifyToken$$' -fuzztime $(FUZZTIME) .
+
 .PHONY: build
 build: ## Build every binary into bin/.
 	@mkdir -p bin
