@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
-	"syscall"
 
 	"github.com/mosipcrvs/bridge/gateway"
 	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/mosipcrvs/bridge/pkg/process"
 	"github.com/mosipcrvs/bridge/services/auth-token/authtoken"
 	"github.com/mosipcrvs/bridge/services/esignet-verify/esignetverify"
 	"github.com/mosipcrvs/bridge/services/notification/notification"
@@ -113,7 +112,7 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		}
 	}
 	for _, c := range comps {
-		lis, err := listen(addrOf[c.env], c.env)
+		lis, err := process.Listen(addrOf[c.env], c.env)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("%s: %w", c.name, err)
@@ -125,7 +124,7 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	gwCfg.PacketAddr = comps[1].lis.Addr().String()
 	gwCfg.EsignetVerifyAddr = comps[2].lis.Addr().String()
 	gwCfg.NotificationAddr = comps[3].lis.Addr().String()
-	gwLis, err := listen(net.JoinHostPort(gwCfg.Host, fmt.Sprint(gwCfg.Port)), "PORT")
+	gwLis, err := process.Listen(net.JoinHostPort(gwCfg.Host, fmt.Sprint(gwCfg.Port)), "PORT")
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -160,19 +159,3 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	return sys, nil
 }
 
-// listen binds addr and turns "address already in use" into advice naming
-// the variable that picks another address.
-func listen(addr, env string) (net.Listener, error) {
-	lis, err := net.Listen("tcp", addr)
-	if err == nil {
-		return lis, nil
-	}
-	if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
-		hint := fmt.Sprintf("set %s to another address, e.g. %s=127.0.0.1:0 for any free port", env, env)
-		if env == "PORT" {
-			hint = "set PORT to choose another port, e.g. PORT=2025 make run"
-		}
-		return nil, fmt.Errorf("%s is already in use: %s", addr, hint)
-	}
-	return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)
-}

@@ -32,7 +32,7 @@ func TestRealMainPortTaken(t *testing.T) {
 	defer busy.Close()
 	setEnv(t, busy.Addr().(*net.TCPAddr).Port)
 	err = realMain(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "already taken") || !strings.Contains(err.Error(), "set PORT") {
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "set PORT") {
 		t.Fatalf("realMain = %v, want a message saying the port is taken and to set PORT", err)
 	}
 }

@@ -4,16 +4,12 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/mosipcrvs/bridge/pkg/config"
-	"github.com/mosipcrvs/bridge/pkg/logging"
-	"github.com/mosipcrvs/bridge/pkg/telemetry"
+	"github.com/mosipcrvs/bridge/pkg/process"
 	"github.com/mosipcrvs/bridge/services/auth-token/authtoken"
 )
 
@@ -21,13 +17,7 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := realMain(ctx, os.LookupEnv)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "auth-token:", err)
-		os.Exit(1)
-	}
+	process.Main("auth-token", func(ctx context.Context) error { return realMain(ctx, os.LookupEnv) })
 }
 
 func realMain(ctx context.Context, lookup config.Lookuper) error {
@@ -35,15 +25,9 @@ func realMain(ctx context.Context, lookup config.Lookuper) error {
 	if err := config.Load(&cfg, lookup); err != nil {
 		return err
 	}
-	logger := logging.New(os.Stderr, logging.Options{Format: cfg.Logging.Format, Level: cfg.Logging.Level, Service: "auth-token"})
-	tel, err := telemetry.Setup(ctx, "auth-token", version)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tel.Shutdown(5 * time.Second) }()
-	lis, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen on GRPC_LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
-	}
-	return authtoken.Run(ctx, cfg, logger, lis)
+	b := process.Binary{Name: "auth-token", Version: version, Logging: cfg.Logging,
+		Addr: cfg.ListenAddr, AddrEnv: "GRPC_LISTEN_ADDR", Config: &cfg}
+	return b.Run(ctx, func(ctx context.Context, logger *slog.Logger, lis net.Listener) error {
+		return authtoken.Run(ctx, cfg, logger, lis)
+	})
 }

@@ -3,43 +3,27 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/mosipcrvs/bridge/pkg/config"
-	"github.com/mosipcrvs/bridge/pkg/logging"
-	"github.com/mosipcrvs/bridge/pkg/telemetry"
+	"github.com/mosipcrvs/bridge/pkg/process"
 	"github.com/mosipcrvs/bridge/services/notification/notification"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := realMain(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "notification:", err)
-		os.Exit(1)
-	}
-}
+// version is stamped at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() { process.Main("notification", realMain) }
 
 func realMain(ctx context.Context) error {
 	var cfg notification.Config
 	if err := config.Load(&cfg, os.LookupEnv); err != nil {
 		return err
 	}
-	logger := logging.New(os.Stderr, logging.Options{Format: cfg.Logging.Format, Level: cfg.Logging.Level, Service: "notification"})
-	tel, err := telemetry.Setup(ctx, "notification", "dev")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tel.Shutdown(5 * time.Second) }()
-	lis, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen on GRPC_LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
-	}
-	return notification.Run(ctx, cfg, logger, lis)
+	b := process.Binary{Name: "notification", Version: version, Logging: cfg.Logging, Addr: cfg.ListenAddr, AddrEnv: "GRPC_LISTEN_ADDR"}
+	return b.Run(ctx, func(ctx context.Context, logger *slog.Logger, lis net.Listener) error {
+		return notification.Run(ctx, cfg, logger, lis)
+	})
 }
