@@ -158,4 +158,3 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	run("gateway", func() error { return gateway.Run(ctx, gwCfg, log("gateway"), gwLis) })
 	return sys, nil
 }
-
