@@ -32,6 +32,12 @@ type Client struct {
 	Roles []string
 }
 
+// DefaultRoles are given to clients configured without roles: what a CRVS
+// deployment grants its packet and WebSub clients.
+var DefaultRoles = []string{"REGISTRATION_PROCESSOR", "ONLINE_REGISTRATION_CLIENT",
+	"SUBSCRIBE_CREDENTIAL_ISSUED_INDIVIDUAL", "SUBSCRIBE_REGISTRATION_PROCESSOR_WORKFLOW_COMPLETED_EVENT_GENERAL",
+	"PUBLISH_CREDENTIAL_STATUS_UPDATE_GENERAL"}
+
 // AuthManager emulates POST /v1/authmanager/authenticate/clientidsecretkey:
 // it checks client id, secret and app id, issues an RS256-signed JWT with a
 // real exp, and answers the way MOSIP does: the token in an Authorization
@@ -86,11 +92,10 @@ func (a *AuthManager) FailNext(n int) { a.fail.Store(int64(n)) }
 func (a *AuthManager) PublicKey() *rsa.PublicKey { return &a.key.PublicKey }
 
 // ValidToken reports whether token was issued by this auth manager and has
-// not expired; emulated MOSIP services use it for their auth filter.
+// not expired.
 func (a *AuthManager) ValidToken(token string) bool {
-	_, err := jwt.Parse(token, func(*jwt.Token) (any, error) { return a.PublicKey(), nil },
-		jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
-	return err == nil
+	_, ok := a.Verify(token)
+	return ok
 }
 
 type authRequest struct {
@@ -157,7 +162,7 @@ func (a *AuthManager) issue(c Client) (string, error) {
 	_, _ = rand.Read(jti)
 	roles := c.Roles
 	if len(roles) == 0 {
-		roles = []string{"REGISTRATION_PROCESSOR", "ONLINE_REGISTRATION_CLIENT"}
+		roles = DefaultRoles
 	}
 	claims := jwt.MapClaims{
 		"iss": a.Issuer, "azp": c.ClientID, "sub": "service-account-" + c.ClientID,
@@ -169,11 +174,71 @@ func (a *AuthManager) issue(c Client) (string, error) {
 	return t.SignedString(a.key)
 }
 
-// writeEnvelope writes MOSIP's ResponseWrapper; errors go in errors[] with
-// the given HTTP status (200 for business failures, as MOSIP does).
+// writeEnvelope answers for the auth manager (its envelope id).
 func writeEnvelope(w http.ResponseWriter, status int, response any, code, message string) {
+	WriteEnvelope(w, status, "mosip.io.clientId.pwd", response, code, message)
+}
+
+// Caller is who a valid token was issued to.
+type Caller struct {
+	// ClientID is the Keycloak client (azp); "service-account-<id>" is the userId.
+	ClientID string
+	Roles    []string
+}
+
+// HasRole reports whether the caller holds role.
+func (c Caller) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks a token this auth manager issued (signature and exp) and
+// returns its caller.
+func (a *AuthManager) Verify(token string) (Caller, bool) {
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.PublicKey(), nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+	if err != nil {
+		return Caller{}, false
+	}
+	c := Caller{}
+	c.ClientID, _ = claims["azp"].(string)
+	if ra, ok := claims["realm_access"].(map[string]any); ok {
+		if roles, ok := ra["roles"].([]any); ok {
+			for _, r := range roles {
+				if s, ok := r.(string); ok {
+					c.Roles = append(c.Roles, s)
+				}
+			}
+		}
+	}
+	return c, true
+}
+
+// Authenticate is the kernel auth adapter of the emulated MOSIP services:
+// the token is read only from a cookie named Authorization (never a Bearer
+// header), as MOSIP's AuthFilter does. A missing, expired or foreign token
+// is answered HTTP 401 with KER-ATH-401 and ok=false.
+func (a *AuthManager) Authenticate(w http.ResponseWriter, r *http.Request) (Caller, bool) {
+	if ck, err := r.Cookie("Authorization"); err == nil {
+		if c, ok := a.Verify(ck.Value); ok {
+			return c, true
+		}
+	}
+	writeEnvelope(w, http.StatusUnauthorized, nil, "KER-ATH-401", "Authentication Failed")
+	return Caller{}, false
+}
+
+// WriteEnvelope writes MOSIP's kernel ResponseWrapper with the given status,
+// response and (when code is not empty) one error; the emulated services
+// share it.
+func WriteEnvelope(w http.ResponseWriter, status int, id string, response any, code, message string) {
 	body := map[string]any{
-		"id": "mosip.io.clientId.pwd", "version": "1.0",
+		"id": id, "version": "v1",
 		"responsetime": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 		"metadata":     nil, "response": response, "errors": []any{},
 	}
