@@ -26,6 +26,7 @@ import (
 	"github.com/mosipcrvs/bridge/sandbox/allinone"
 	"github.com/mosipcrvs/bridge/sandbox/mosip"
 	"github.com/mosipcrvs/bridge/sandbox/opencrvs"
+	"github.com/mosipcrvs/bridge/sandbox/server"
 )
 
 type env struct {
@@ -34,23 +35,22 @@ type env struct {
 	crvs  *opencrvs.Auth
 }
 
+// start runs the whole sandbox and, against it, the gateway and every
+// service, all on loopback ports picked by the kernel.
 func start(t *testing.T) *env {
 	t.Helper()
-	am, err := mosip.NewAuthManager(
-		mosip.Client{ClientID: "mosip-crvs1-client", Secret: "packet-secret"},
-		mosip.Client{ClientID: "crvs-partner", Secret: "websub-secret"})
+	var sbCfg server.Config
+	if err := config.Load(&sbCfg, config.MapLookuper(map[string]string{"SANDBOX_ADDR": "127.0.0.1:0"})); err != nil {
+		t.Fatal(err)
+	}
+	sandbox := httptest.NewUnstartedServer(nil)
+	sb, err := server.New(sbCfg, "http://"+sandbox.Listener.Addr().String(), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	crvs, err := opencrvs.NewAuth()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(mosip.AuthPath, am)
-	mux.Handle("/.well-known", crvs)
-	sandbox := httptest.NewServer(mux)
-	t.Cleanup(sandbox.Close)
+	sandbox.Config.Handler = sb.Handler()
+	sandbox.Start()
+	t.Cleanup(func() { sandbox.Close(); _ = sb.Close() })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	sys, err := allinone.Start(ctx, allinone.Options{
@@ -60,10 +60,10 @@ func start(t *testing.T) *env {
 			"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
 			"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
 			"MOSIP_AUTH_URL":                  sandbox.URL + mosip.AuthPath,
-			"MOSIP_PACKET_AUTH_CLIENT_ID":     "mosip-crvs1-client",
-			"MOSIP_PACKET_AUTH_CLIENT_SECRET": "packet-secret",
-			"MOSIP_WEBSUB_AUTH_CLIENT_ID":     "crvs-partner",
-			"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": "websub-secret",
+			"MOSIP_PACKET_AUTH_CLIENT_ID":     sbCfg.PacketClientID,
+			"MOSIP_PACKET_AUTH_CLIENT_SECRET": sbCfg.PacketClientSecret.Value(),
+			"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sbCfg.PartnerID,
+			"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
 			"CLIENT_APP_URL":                  "http://localhost:3000",
 			"OPENCRVS_PUBLIC_KEY_URL":         sandbox.URL + "/.well-known",
 		}),
@@ -78,7 +78,7 @@ func start(t *testing.T) *env {
 			t.Errorf("Wait() = %v", err)
 		}
 	})
-	return &env{sys: sys, mosip: am, crvs: crvs}
+	return &env{sys: sys, mosip: sb.Auth, crvs: sb.CRVS.Auth()}
 }
 
 // The token flow end to end: GetToken over gRPC fetches once from the

@@ -1,5 +1,5 @@
 // Command bridge-dev runs the whole bridge on one machine for `make run`:
-// the sandbox (an emulated MOSIP auth manager and OpenCRVS auth keys) and the
+// the sandbox (emulated MOSIP, eSignet and OpenCRVS) and the
 // gateway plus every service in one process, talking gRPC over loopback.
 // Nothing outside this machine is needed: no Redis (in-process token cache
 // unless REDIS_URL is set) and no Postgres.
@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -19,9 +18,11 @@ import (
 
 	"github.com/mosipcrvs/bridge/pkg/config"
 	"github.com/mosipcrvs/bridge/pkg/logging"
+	"github.com/mosipcrvs/bridge/pkg/process"
 	"github.com/mosipcrvs/bridge/sandbox/allinone"
 	"github.com/mosipcrvs/bridge/sandbox/mosip"
 	"github.com/mosipcrvs/bridge/sandbox/opencrvs"
+	"github.com/mosipcrvs/bridge/sandbox/server"
 )
 
 func main() {
@@ -34,12 +35,6 @@ func main() {
 	}
 }
 
-// The sandbox's MOSIP clients; the embedded defaults below point the bridge at them.
-var sandboxClients = []mosip.Client{
-	{ClientID: "mosip-crvs1-client", Secret: "sandbox-packet-secret"},
-	{ClientID: "crvs-partner", Secret: "sandbox-websub-secret"},
-}
-
 func realMain(ctx context.Context) error {
 	level := os.Getenv("LOG_LEVEL")
 	if level == "" {
@@ -47,37 +42,43 @@ func realMain(ctx context.Context) error {
 	}
 	logger := logging.New(os.Stderr, logging.Options{Format: "text", Level: level, Service: "bridge-dev"})
 
-	sandboxAddr := envOr("SANDBOX_ADDR", "127.0.0.1:20240")
-	lis, err := net.Listen("tcp", sandboxAddr)
-	if err != nil {
-		return fmt.Errorf("sandbox cannot listen on %s (%v): set SANDBOX_ADDR to another address, e.g. SANDBOX_ADDR=127.0.0.1:0", sandboxAddr, err)
+	var sbCfg server.Config
+	if err := config.Load(&sbCfg, os.LookupEnv); err != nil {
+		return err
 	}
-	authManager, err := mosip.NewAuthManager(sandboxClients...)
+	lis, err := process.Listen(sbCfg.Addr, "SANDBOX_ADDR")
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	sandboxURL := sbCfg.PublicURL
+	if sandboxURL == "" {
+		sandboxURL = "http://" + lis.Addr().String()
+	}
+	sb, err := server.New(sbCfg, sandboxURL, logger.With("component", "sandbox"))
 	if err != nil {
 		return err
 	}
-	crvsAuth, err := opencrvs.NewAuth()
-	if err != nil {
+	defer func() { _ = sb.Close() }()
+	if _, err := sb.WriteKeys(sbCfg.KeysDir); err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(mosip.AuthPath, authManager)
-	mux.Handle("/opencrvs/auth/.well-known", crvsAuth)
-	sandboxSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	sandboxSrv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = sandboxSrv.Serve(lis) }()
 	defer func() { _ = sandboxSrv.Close() }()
-	sandboxURL := "http://" + lis.Addr().String()
 
+	// The bridge's embedded defaults point at the sandbox; anything set in
+	// the environment wins.
 	defaults := map[string]string{
 		"LOG_FORMAT":                      "text",
 		"LOG_LEVEL":                       level,
 		"MOSIP_AUTH_URL":                  sandboxURL + mosip.AuthPath,
-		"MOSIP_PACKET_AUTH_CLIENT_ID":     sandboxClients[0].ClientID,
-		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sandboxClients[0].Secret,
-		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sandboxClients[1].ClientID,
-		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sandboxClients[1].Secret,
+		"MOSIP_PACKET_AUTH_CLIENT_ID":     sbCfg.PacketClientID,
+		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sbCfg.PacketClientSecret.Value(),
+		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sbCfg.PartnerID,
+		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
 		"CLIENT_APP_URL":                  "http://localhost:3000",
-		"OPENCRVS_PUBLIC_KEY_URL":         sandboxURL + "/opencrvs/auth/.well-known",
+		"OPENCRVS_PUBLIC_KEY_URL":         sandboxURL + "/.well-known",
+		"OPENCRVS_GATEWAY_URL":            sandboxURL,
 		"HOST":                            "127.0.0.1",
 	}
 	sys, err := allinone.Start(ctx, allinone.Options{
@@ -88,7 +89,8 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 
-	token, err := crvsAuth.Token("dev-operator", []string{"record.search", "type=record.search"}, nil, 24*time.Hour)
+	token, err := sb.CRVS.Auth().UserToken(opencrvs.UserTokenOptions{Subject: "dev-operator",
+		Scopes: []string{opencrvs.EncodeScope("record.search")}, TTL: 24 * time.Hour})
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	printWelcome(sys, sandboxURL, tokenFile)
+	printWelcome(sys, sb, tokenFile)
 
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
@@ -115,7 +117,7 @@ func writeDevToken(token string) (string, error) {
 	return path, os.WriteFile(path, []byte(token), 0o600)
 }
 
-func printWelcome(sys *allinone.System, sandboxURL, tokenFile string) {
+func printWelcome(sys *allinone.System, sb *server.Sandbox, tokenFile string) {
 	fmt.Printf(`
 mosip-crvs-bridge is running: gateway and all services in one process, with the sandbox.
 
@@ -124,7 +126,9 @@ mosip-crvs-bridge is running: gateway and all services in one process, with the 
   packet gRPC       %[3]s
   esignet-verify    %[4]s
   notification      %[5]s
-  sandbox           %[6]s      (emulated MOSIP auth manager, OpenCRVS auth keys)
+
+The sandbox (emulated MOSIP, eSignet and OpenCRVS; keys for the bridge in %[8]s):
+%[6]s
 
 Try it (a dev OpenCRVS token is in %[7]s):
 
@@ -139,7 +143,7 @@ Try it (a dev OpenCRVS token is in %[7]s):
 
 Press Ctrl-C to stop.
 `, sys.GatewayURL, sys.Addrs["auth-token"], sys.Addrs["packet"], sys.Addrs["esignet-verify"],
-		sys.Addrs["notification"], sandboxURL, tokenFile)
+		sys.Addrs["notification"], sb.Describe(), tokenFile, sb.Config.KeysDir)
 }
 
 func envOr(name, def string) string {
