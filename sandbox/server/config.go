@@ -1,9 +1,13 @@
 package server
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/mosipcrvs/bridge/sandbox/fault"
 )
 
 // Config configures the whole sandbox. Every field has a default that makes
@@ -50,6 +54,10 @@ type Config struct {
 	// OpenCRVS 2.1's client_credentials mode.
 	OpenCRVSClientID     string        `env:"SANDBOX_OPENCRVS_CLIENT_ID" default:"mosip-integration"`
 	OpenCRVSClientSecret config.Secret `env:"SANDBOX_OPENCRVS_CLIENT_SECRET" default:"sandbox-opencrvs-secret"`
+	// Faults are fault rules applied from the start, as JSON:
+	// {"<endpoint>": {"latency":"200ms","errorRate":0.5,"status":503,"unauthorized":false,"remaining":0}, ...}
+	// with the endpoint names of Endpoints(); the admin API changes them later.
+	Faults string `env:"SANDBOX_FAULTS"`
 	// KeysDir receives the bridge's side of the sandbox's keys (partner key
 	// and certificate, IDA certificate, eSignet client key) at start-up.
 	KeysDir string `env:"SANDBOX_KEYS_DIR" default:".run/sandbox"`
@@ -67,5 +75,34 @@ func (c *Config) Validate() error {
 		p.Addf("SANDBOX_TOKEN_LIFETIME must be at least 1s, got %s", c.TokenLifetime)
 	}
 	p.Require("SANDBOX_PARTNER_ID", c.PartnerID != "")
+	if _, err := c.FaultRules(); err != nil {
+		p = append(p, err)
+	}
 	return p.Err()
+}
+
+// FaultRules parses Faults, checking endpoint names and rule values.
+func (c *Config) FaultRules() (map[string]fault.Rule, error) {
+	if strings.TrimSpace(c.Faults) == "" {
+		return nil, nil
+	}
+	var rules map[string]fault.Rule
+	dec := json.NewDecoder(strings.NewReader(c.Faults))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rules); err != nil {
+		return nil, fmt.Errorf("SANDBOX_FAULTS must be a JSON object of endpoint rules: %v", err)
+	}
+	known := map[string]bool{}
+	for _, e := range Endpoints() {
+		known[e] = true
+	}
+	for name, r := range rules {
+		if !known[name] {
+			return nil, fmt.Errorf("SANDBOX_FAULTS names unknown endpoint %q (known: %s)", name, strings.Join(Endpoints(), ", "))
+		}
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("SANDBOX_FAULTS %s: %v", name, err)
+		}
+	}
+	return rules, nil
 }

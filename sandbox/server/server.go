@@ -171,6 +171,15 @@ func New(cfg Config, url string, logger *slog.Logger) (*Sandbox, error) {
 	s.CRVS.Register(mux)
 	s.registerAdmin(mux)
 	s.handler = s.withFaults(mux)
+	rules, err := cfg.FaultRules()
+	if err != nil {
+		return nil, err
+	}
+	for name, r := range rules {
+		if err := s.Faults.Set(name, r); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

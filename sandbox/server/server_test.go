@@ -379,3 +379,29 @@ func TestWriteKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestFaultsFromConfig(t *testing.T) {
+	t.Parallel()
+	var cfg server.Config
+	err := config.Load(&cfg, config.MapLookuper(map[string]string{"SANDBOX_FAULTS": `{"mosip.authmanager":{"errorRate":2}}`}))
+	if err == nil || !strings.Contains(err.Error(), "SANDBOX_FAULTS mosip.authmanager: errorRate must be between 0 and 1") {
+		t.Errorf("bad rule: %v", err)
+	}
+	err = config.Load(&cfg, config.MapLookuper(map[string]string{"SANDBOX_FAULTS": `{"mosip.nope":{}}`}))
+	if err == nil || !strings.Contains(err.Error(), `unknown endpoint "mosip.nope"`) {
+		t.Errorf("unknown endpoint: %v", err)
+	}
+	if err := config.Load(&cfg, config.MapLookuper(map[string]string{"SANDBOX_FAULTS": `{"mosip.authmanager":{"unauthorized":true}}`})); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := server.New(cfg, "http://127.0.0.1", logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	srv := httptest.NewServer(sb.Handler())
+	defer srv.Close()
+	if st, _ := call(t, http.MethodPost, srv.URL+mosip.AuthPath, "", "application/json", []byte(`{}`)); st != http.StatusUnauthorized {
+		t.Errorf("auth manager under a configured 401 storm = %d", st)
+	}
+}

@@ -141,9 +141,14 @@ Try it (a dev OpenCRVS token is in %[7]s):
   # 3. Without a token the edge answers 401 {"error":"Unauthorized"}
   curl -si %[1]s/v1/auth-token/clients
 
+  # 4. The sandbox: its state, an OpenCRVS record waiting for validation, a 401 storm
+  curl -s %[9]s/sandbox/admin
+  curl -s -X POST %[9]s/sandbox/admin/opencrvs/records -d '{"event":"birth"}'
+  curl -s -X PUT %[9]s/sandbox/admin/faults/mosip.authmanager -d '{"unauthorized":true,"remaining":3}'
+
 Press Ctrl-C to stop.
 `, sys.GatewayURL, sys.Addrs["auth-token"], sys.Addrs["packet"], sys.Addrs["esignet-verify"],
-		sys.Addrs["notification"], sb.Describe(), tokenFile, sb.Config.KeysDir)
+		sys.Addrs["notification"], sb.Describe(), tokenFile, sb.Config.KeysDir, sb.URL)
 }
 
 func envOr(name, def string) string {
