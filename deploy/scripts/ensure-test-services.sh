@@ -47,8 +47,9 @@ fi
 
 # --- PostgreSQL --------------------------------------------------------------
 if [ -z "${TEST_POSTGRES_URL:-}" ]; then
+  installed_pg=""
   if ! port_open 127.0.0.1 5432; then
-    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt_install postgresql; fi
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then apt_install postgresql; installed_pg=1; fi
     if command -v pg_ctlcluster >/dev/null 2>&1 && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
       ver=$(ls /etc/postgresql | sort -V | tail -n1)
       log "starting PostgreSQL $ver"
@@ -56,7 +57,19 @@ if [ -z "${TEST_POSTGRES_URL:-}" ]; then
     fi
     wait_port 127.0.0.1 5432 || die "PostgreSQL is not listening on 127.0.0.1:5432"
   fi
-  # Tests use trust or peer auth as the postgres user and a database named test.
+  # A cluster this script installed is a throw-away test cluster: let the
+  # tests connect from loopback as postgres without a password. An existing
+  # cluster's authentication is left alone.
+  if [ -n "$installed_pg" ]; then
+    ver=$(ls /etc/postgresql | sort -V | tail -n1)
+    hba="/etc/postgresql/$ver/main/pg_hba.conf"
+    if ! grep -q 'mosipcrvs-test' "$hba"; then
+      log "allowing loopback trust auth on the new test cluster ($hba)"
+      $SUDO sed -i '1i host all all 127.0.0.1/32 trust # mosipcrvs-test\nhost all all ::1/128 trust # mosipcrvs-test' "$hba"
+      $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main reload || true
+    fi
+  fi
+  # Tests use the postgres user and a database named test.
   if command -v psql >/dev/null 2>&1; then
     if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
       if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
