@@ -8,10 +8,12 @@ package mosip
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,7 @@ type AuthManager struct {
 	Issuer string
 
 	key     *rsa.PrivateKey
+	kid     string // Keycloak names its realm keys; derived from the public key
 	mu      sync.RWMutex
 	clients map[string]Client
 	realms  map[string]bool
@@ -66,7 +69,13 @@ func NewAuthManager(clients ...Client) (*AuthManager, error) {
 	if err != nil {
 		return nil, err
 	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
 	a := &AuthManager{
+		kid:           base64.RawURLEncoding.EncodeToString(sum[:16]),
 		TokenLifetime: time.Hour,
 		CookieMaxAge:  6000000,
 		Issuer:        "http://sandbox-keycloak/auth/realms/mosip",
@@ -170,7 +179,7 @@ func (a *AuthManager) issue(c Client) (string, error) {
 		"realm_access": map[string]any{"roles": roles}, "typ": "Bearer",
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	t.Header["kid"] = "sandbox-" + strconv.Itoa(a.key.PublicKey.E)
+	t.Header["kid"] = a.kid
 	return t.SignedString(a.key)
 }
 
