@@ -81,7 +81,7 @@ func TestAuthManagerIssuesTokensTheMOSIPWay(t *testing.T) {
 	// The token opens MOSIP services only as a cookie.
 	for _, tc := range []struct {
 		name, header, value string
-		want               int
+		want                int
 	}{
 		{"cookie", "Cookie", "Authorization=" + header, 200},
 		{"bearer header", "Authorization", "Bearer " + header, 401},
