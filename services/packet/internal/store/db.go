@@ -1,0 +1,727 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mosipcrvs/bridge/pkg/config"
+)
+
+// Limits on free text, so a misbehaving caller cannot bloat rows.
+const (
+	maxIDFieldLen   = 128  // event, action, tracking ids, registration number and id
+	maxDetailLen    = 1000 // audit detail
+	maxLastErrorLen = 2000
+	defaultPageSize = 50
+	maxPageSize     = 500
+	batchSize       = 200 // rows per database transaction in Purge and Rewrap
+)
+
+// DB is a Store on PostgreSQL (OpenPostgres) or SQLite (OpenSQLite). The
+// two differ only in how they talk to their database; everything a caller
+// can observe is the same, which the contract test checks.
+type DB struct {
+	b       backend
+	keys    *Keyring
+	ids     idFormat
+	now     func() time.Time
+	log     *slog.Logger
+	maxJobs int
+
+	// beforeCommit, when set (tests only), runs just before Submit commits;
+	// an error aborts the Submit, proving that nothing of it remains.
+	beforeCommit func(ctx context.Context) error
+}
+
+var _ Store = (*DB)(nil)
+
+// checkOptions validates Options and fills defaults; the returned DB has no
+// backend yet.
+func checkOptions(opts Options) (*DB, error) {
+	ids, err := newIDFormat(opts.IDPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Keyring == nil {
+		return nil, fmt.Errorf("%w: a keyring is required to seal tokens and payloads", ErrInvalid)
+	}
+	if opts.JobMaxAttempts < 0 {
+		return nil, fmt.Errorf("%w: JobMaxAttempts must not be negative", ErrInvalid)
+	}
+	d := &DB{keys: opts.Keyring, ids: ids, now: opts.Now, log: opts.Logger, maxJobs: opts.JobMaxAttempts}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	return d, nil
+}
+
+// Dialect is "postgres" or "sqlite".
+func (d *DB) Dialect() string { return d.b.dialect() }
+
+// Close releases the database.
+func (d *DB) Close() error { return d.b.close() }
+
+// clock returns now as both databases store it.
+func (d *DB) clock() time.Time { return d.now().UTC().Truncate(time.Microsecond) }
+
+// txColumns are the columns scanTx reads, in order.
+const txColumns = `id, process, status, event_id, action_id, registration_number, registration_id,
+	tracking_id, token_enc, payload_enc, job_id, attempts, last_error, created_at, updated_at, purged_at`
+
+// sealedTx is a stored row before its token and payload are opened.
+type sealedTx struct {
+	Transaction
+	token, payload string
+}
+
+func scanTx(r row) (sealedTx, error) {
+	var s sealedTx
+	t := &s.Transaction
+	err := r.Scan(&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
+		&t.TrackingID, &s.token, &s.payload, &t.JobID, &t.Attempts, &t.LastError,
+		timeDest{&t.CreatedAt}, timeDest{&t.UpdatedAt}, timeDest{&t.PurgedAt})
+	return s, err
+}
+
+// open decrypts the token and payload of a row.
+func (d *DB) open(s sealedTx) (Transaction, error) {
+	t := s.Transaction
+	tok, err := d.keys.open(s.token, aad("token", t.ID))
+	if err != nil {
+		return Transaction{}, fmt.Errorf("transaction %s token: %w", t.ID, err)
+	}
+	payload, err := d.keys.open(s.payload, aad("payload", t.ID))
+	if err != nil {
+		return Transaction{}, fmt.Errorf("transaction %s payload: %w", t.ID, err)
+	}
+	t.Token = config.Secret(tok)
+	t.Payload = payload
+	return t, nil
+}
+
+// aad binds a sealed value to its column and transaction.
+func aad(column, id string) string { return "packet_transactions." + column + ":" + id }
+
+func (s Submission) validate() error {
+	var problems []string
+	if !s.Process.Valid() {
+		problems = append(problems, fmt.Sprintf("process %q is not one of CRVS_NEW, CRVS_DEATH, CRVS_UPDATE", s.Process))
+	}
+	if s.ActionID != "" && s.EventID == "" {
+		problems = append(problems, "action id without event id")
+	}
+	for name, v := range map[string]string{"event id": s.EventID, "action id": s.ActionID,
+		"registration number": s.RegistrationNumber, "tracking id": s.TrackingID} {
+		if len(v) > maxIDFieldLen {
+			problems = append(problems, fmt.Sprintf("%s longer than %d bytes", name, maxIDFieldLen))
+		}
+	}
+	if len(s.Payload) == 0 {
+		problems = append(problems, "payload is empty")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Submit records a transaction, its first audit entry and its job in one
+// database transaction, or returns the live transaction of the same event
+// and action.
+func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error) {
+	if err := s.validate(); err != nil {
+		return Transaction{}, false, err
+	}
+	keyed := s.EventID != "" && s.ActionID != ""
+	t, err := d.b.begin(ctx)
+	if err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: %w", err)
+	}
+	defer t.rollback(ctx)
+
+	// The common duplicate (OpenCRVS retrying after a timeout) is answered
+	// here without drawing a sequence number.
+	if keyed {
+		existing, err := d.liveByKey(ctx, t, s.EventID, s.ActionID)
+		if err == nil {
+			return existing, false, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return Transaction{}, false, fmt.Errorf("submit: %w", err)
+		}
+	}
+
+	seq, err := d.b.nextSeq(ctx, t)
+	if err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: next transaction id: %w", err)
+	}
+	id, err := d.ids.format(seq)
+	if err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: %w", err)
+	}
+	now := d.clock()
+	tokenSealed, err := d.keys.seal([]byte(s.Token.Value()), aad("token", id))
+	if err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: %w", err)
+	}
+	payloadSealed, err := d.keys.seal(s.Payload, aad("payload", id))
+	if err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: %w", err)
+	}
+
+	// A concurrent Submit of the same key that committed first makes this
+	// insert do nothing (Postgres waits for it on the unique index), and the
+	// winner is returned below. The conflict target names the partial
+	// index, so a clash on the primary key still fails loudly.
+	var inserted string
+	err = t.queryRow(ctx, `INSERT INTO packet_transactions
+		(id, process, status, event_id, action_id, registration_number, tracking_id, token_enc, payload_enc, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+		ON CONFLICT (event_id, action_id) WHERE event_id <> '' AND action_id <> '' AND status <> 'cancelled' DO NOTHING
+		RETURNING id`,
+		id, string(s.Process), string(StatusReceived), s.EventID, s.ActionID, s.RegistrationNumber, s.TrackingID,
+		tokenSealed, payloadSealed, d.b.timeArg(now)).Scan(&inserted)
+	if noRows(err) && keyed {
+		existing, err := d.liveByKey(ctx, t, s.EventID, s.ActionID)
+		if err != nil {
+			return Transaction{}, false, fmt.Errorf("submit: concurrent duplicate: %w", err)
+		}
+		return existing, false, nil
+	}
+	if err != nil {
+		if d.b.uniqueViolation(err) {
+			return Transaction{}, false, fmt.Errorf("submit: transaction id %s is taken (was TRANSACTION_ID_PREFIX changed?): %w", id, err)
+		}
+		return Transaction{}, false, fmt.Errorf("submit: insert: %w", err)
+	}
+
+	var opts *river.InsertOpts
+	if d.maxJobs > 0 {
+		opts = &river.InsertOpts{MaxAttempts: d.maxJobs}
+	}
+	jobID, err := t.insertJob(ctx, SubmitJob{TransactionID: id}, opts)
+	if err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: enqueue job: %w", err)
+	}
+	if _, err := t.exec(ctx, `UPDATE packet_transactions SET job_id = $2 WHERE id = $1`, id, jobID); err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: record job: %w", err)
+	}
+	if err := d.appendAudit(ctx, t, id, now, "", StatusReceived, "received from OpenCRVS"); err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: %w", err)
+	}
+	if d.beforeCommit != nil {
+		if err := d.beforeCommit(ctx); err != nil {
+			return Transaction{}, false, fmt.Errorf("submit: %w", err)
+		}
+	}
+	if err := t.commit(ctx); err != nil {
+		return Transaction{}, false, fmt.Errorf("submit: commit: %w", err)
+	}
+	return Transaction{
+		ID: id, Process: s.Process, Status: StatusReceived, EventID: s.EventID, ActionID: s.ActionID,
+		RegistrationNumber: s.RegistrationNumber, TrackingID: s.TrackingID, Token: s.Token,
+		Payload: bytes.Clone(s.Payload), JobID: jobID, CreatedAt: now, UpdatedAt: now,
+	}, true, nil
+}
+
+func (d *DB) appendAudit(ctx context.Context, q querier, id string, at time.Time, from, to Status, detail string) error {
+	_, err := q.exec(ctx, `INSERT INTO packet_audit (transaction_id, at, from_status, to_status, detail)
+		VALUES ($1, $2, $3, $4, $5)`, id, d.b.timeArg(at), string(from), string(to), truncate(detail, maxDetailLen))
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// liveByKey finds the transaction of an event and action that is not
+// cancelled; the partial unique index allows at most one.
+func (d *DB) liveByKey(ctx context.Context, q querier, eventID, actionID string) (Transaction, error) {
+	s, err := scanTx(q.queryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions
+		WHERE event_id = $1 AND action_id = $2 AND status <> 'cancelled'`, eventID, actionID))
+	if noRows(err) {
+		return Transaction{}, ErrNotFound
+	}
+	if err != nil {
+		return Transaction{}, err
+	}
+	return d.open(s)
+}
+
+// Get returns a transaction with its token and payload.
+func (d *DB) Get(ctx context.Context, id string) (Transaction, error) {
+	if !validID(id) {
+		return Transaction{}, fmt.Errorf("get %q: %w", id, ErrNotFound)
+	}
+	s, err := scanTx(d.b.reader().queryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE id = $1`, id))
+	if noRows(err) {
+		return Transaction{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Transaction{}, fmt.Errorf("get %s: %w", id, err)
+	}
+	return d.open(s)
+}
+
+// GetByIdempotencyKey returns the live transaction of an event and action.
+func (d *DB) GetByIdempotencyKey(ctx context.Context, eventID, actionID string) (Transaction, error) {
+	if eventID == "" || actionID == "" {
+		return Transaction{}, fmt.Errorf("%w: event id and action id are both needed", ErrInvalid)
+	}
+	t, err := d.liveByKey(ctx, d.b.reader(), eventID, actionID)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("get by event and action: %w", err)
+	}
+	return t, nil
+}
+
+// List returns a page of transactions, newest first, without secrets.
+func (d *DB) List(ctx context.Context, f Filter) (Page, error) {
+	limit := f.Limit
+	switch {
+	case limit < 0:
+		return Page{}, fmt.Errorf("%w: negative limit", ErrInvalid)
+	case limit == 0:
+		limit = defaultPageSize
+	case limit > maxPageSize:
+		limit = maxPageSize
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.Status != "" {
+		if !f.Status.Valid() {
+			return Page{}, fmt.Errorf("%w: unknown status %q", ErrInvalid, f.Status)
+		}
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.Process != "" {
+		if !f.Process.Valid() {
+			return Page{}, fmt.Errorf("%w: unknown process %q", ErrInvalid, f.Process)
+		}
+		where = append(where, "process = "+arg(string(f.Process)))
+	}
+	if f.RegistrationNumber != "" {
+		where = append(where, "registration_number = "+arg(f.RegistrationNumber))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= "+arg(d.b.timeArg(f.Since.UTC())))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < "+arg(d.b.timeArg(f.Until.UTC())))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		where = append(where, "(created_at, id) < ("+arg(d.b.timeArg(at))+", "+arg(id)+")")
+	}
+	q := `SELECT ` + txColumns + ` FROM packet_transactions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	// One row more than asked tells whether another page follows.
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	rs, err := d.b.reader().query(ctx, q, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("list: %w", err)
+	}
+	defer rs.Close()
+	var p Page
+	for rs.Next() {
+		s, err := scanTx(rs)
+		if err != nil {
+			return Page{}, fmt.Errorf("list: %w", err)
+		}
+		p.Transactions = append(p.Transactions, s.Transaction)
+	}
+	if err := rs.Err(); err != nil {
+		return Page{}, fmt.Errorf("list: %w", err)
+	}
+	if len(p.Transactions) > limit {
+		p.Transactions = p.Transactions[:limit]
+		last := p.Transactions[limit-1]
+		p.Next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return p, nil
+}
+
+// A cursor is the sort key of the last row of a page, opaque to callers.
+func encodeCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(timeLayout) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		at, id, ok := strings.Cut(string(raw), "|")
+		if t, perr := time.Parse(timeLayout, at); ok && perr == nil && validID(id) {
+			return t, id, nil
+		}
+	}
+	return time.Time{}, "", fmt.Errorf("%w: malformed cursor", ErrInvalid)
+}
+
+// Advance moves a transaction from one step to another (compare-and-set on
+// the step), records what mutate changed and appends an audit entry, all in
+// one database transaction.
+func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail string, mutate Mutation) (Transaction, error) {
+	if !CanAdvance(from, to) {
+		return Transaction{}, fmt.Errorf("%w: transaction cannot go from %q to %q", ErrInvalid, from, to)
+	}
+	t, err := d.b.begin(ctx)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
+	}
+	defer t.rollback(ctx)
+	cur, err := d.lockForUpdate(ctx, t, id)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
+	}
+	if cur.Status != from {
+		return Transaction{}, &ConflictError{ID: id, Expected: from, Actual: cur.Status}
+	}
+	next := cur
+	next.Payload = bytes.Clone(cur.Payload)
+	if mutate != nil {
+		mutate(&next)
+		if err := checkMutation(cur, next); err != nil {
+			return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
+		}
+	}
+	next.Status = to
+	next.UpdatedAt = d.clock()
+	next.LastError = truncate(next.LastError, maxLastErrorLen)
+	_, err = t.exec(ctx, `UPDATE packet_transactions
+		SET status = $2, registration_id = $3, tracking_id = $4, attempts = $5, last_error = $6, updated_at = $7
+		WHERE id = $1`,
+		id, string(to), next.RegistrationID, next.TrackingID, next.Attempts, next.LastError, d.b.timeArg(next.UpdatedAt))
+	if err != nil {
+		if d.b.uniqueViolation(err) {
+			return Transaction{}, fmt.Errorf("advance %s: %w: registration id %q belongs to another transaction", id, ErrInvalid, next.RegistrationID)
+		}
+		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
+	}
+	if err := d.appendAudit(ctx, t, id, next.UpdatedAt, from, to, detail); err != nil {
+		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
+	}
+	if err := t.commit(ctx); err != nil {
+		return Transaction{}, fmt.Errorf("advance %s: commit: %w", id, err)
+	}
+	return next, nil
+}
+
+// lockForUpdate reads a transaction inside t, locking its row where the
+// database can (SQLite's write transaction already excludes other writers).
+func (d *DB) lockForUpdate(ctx context.Context, t txn, id string) (Transaction, error) {
+	if !validID(id) {
+		return Transaction{}, ErrNotFound
+	}
+	s, err := scanTx(t.queryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE id = $1`+d.b.lockRow(), id))
+	if noRows(err) {
+		return Transaction{}, ErrNotFound
+	}
+	if err != nil {
+		return Transaction{}, err
+	}
+	return d.open(s)
+}
+
+// checkMutation allows a step to record only the fields that steps own; the
+// rest was fixed at Submit, and a registration id, once chosen, is what the
+// packet was (or is being) sent under.
+func checkMutation(before, after Transaction) error {
+	var bad []string
+	if after.RegistrationID != before.RegistrationID && before.RegistrationID != "" {
+		bad = append(bad, "RegistrationID (set once)")
+	}
+	if len(after.RegistrationID) > maxIDFieldLen || len(after.TrackingID) > maxIDFieldLen {
+		bad = append(bad, fmt.Sprintf("RegistrationID or TrackingID longer than %d bytes", maxIDFieldLen))
+	}
+	if after.Attempts < 0 {
+		bad = append(bad, "Attempts (negative)")
+	}
+	fixed := []struct {
+		name string
+		same bool
+	}{
+		{"ID", after.ID == before.ID},
+		{"Process", after.Process == before.Process},
+		{"Status (use to)", after.Status == before.Status},
+		{"EventID", after.EventID == before.EventID},
+		{"ActionID", after.ActionID == before.ActionID},
+		{"RegistrationNumber", after.RegistrationNumber == before.RegistrationNumber},
+		{"Token", after.Token == before.Token},
+		{"Payload", bytes.Equal(after.Payload, before.Payload)},
+		{"JobID", after.JobID == before.JobID},
+		{"CreatedAt", after.CreatedAt.Equal(before.CreatedAt)},
+		{"UpdatedAt", after.UpdatedAt.Equal(before.UpdatedAt)},
+		{"PurgedAt", after.PurgedAt.Equal(before.PurgedAt)},
+	}
+	for _, f := range fixed {
+		if !f.same {
+			bad = append(bad, f.name)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: mutation may not change %s", ErrInvalid, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// Cancel withdraws an unfinished transaction and cancels its job.
+func (d *DB) Cancel(ctx context.Context, id, detail string) (Transaction, error) {
+	t, err := d.b.begin(ctx)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	defer t.rollback(ctx)
+	cur, err := d.lockForUpdate(ctx, t, id)
+	if err != nil {
+		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	if cur.Status == StatusCancelled {
+		return cur, nil
+	}
+	if cur.Status.Finished() {
+		return Transaction{}, &ConflictError{ID: id, Actual: cur.Status}
+	}
+	now := d.clock()
+	if _, err := t.exec(ctx, `UPDATE packet_transactions SET status = $2, updated_at = $3 WHERE id = $1`,
+		id, string(StatusCancelled), d.b.timeArg(now)); err != nil {
+		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	if err := d.appendAudit(ctx, t, id, now, cur.Status, StatusCancelled, detail); err != nil {
+		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	// A running worker learns of it from River (its context is cancelled)
+	// or, at the latest, from its next Advance failing with ErrConflict.
+	if cur.JobID != 0 {
+		if err := t.cancelJob(ctx, cur.JobID); err != nil {
+			return Transaction{}, fmt.Errorf("cancel %s: job %d: %w", id, cur.JobID, err)
+		}
+	}
+	if err := t.commit(ctx); err != nil {
+		return Transaction{}, fmt.Errorf("cancel %s: commit: %w", id, err)
+	}
+	cur.Status, cur.UpdatedAt = StatusCancelled, now
+	return cur, nil
+}
+
+// History returns the audit trail of a transaction, oldest first.
+func (d *DB) History(ctx context.Context, id string) ([]AuditEntry, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("history %q: %w", id, ErrNotFound)
+	}
+	rs, err := d.b.reader().query(ctx, `SELECT seq, transaction_id, at, from_status, to_status, detail
+		FROM packet_audit WHERE transaction_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w", id, err)
+	}
+	defer rs.Close()
+	var out []AuditEntry
+	for rs.Next() {
+		var e AuditEntry
+		if err := rs.Scan(&e.Seq, &e.TransactionID, timeDest{&e.At}, &e.From, &e.To, &e.Detail); err != nil {
+			return nil, fmt.Errorf("history %s: %w", id, err)
+		}
+		out = append(out, e)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("history %s: %w", id, err)
+	}
+	// Submit writes the first entry with the transaction, so no entries
+	// means no transaction.
+	if len(out) == 0 {
+		return nil, fmt.Errorf("history %s: %w", id, ErrNotFound)
+	}
+	return out, nil
+}
+
+// finishedStatuses is the SQL list of Status.Finished.
+const finishedStatuses = `('confirmed', 'rejected', 'failed', 'cancelled')`
+
+// Purge wipes tokens and payloads of finished transactions last changed
+// before cutoff, a batch per database transaction.
+func (d *DB) Purge(ctx context.Context, cutoff time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := d.purgeBatch(ctx, cutoff)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("purge: %w", err)
+		}
+		if n < batchSize {
+			return total, nil
+		}
+	}
+}
+
+func (d *DB) purgeBatch(ctx context.Context, cutoff time.Time) (int, error) {
+	t, err := d.b.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer t.rollback(ctx)
+	rs, err := t.query(ctx, `SELECT id, status FROM packet_transactions
+		WHERE status IN `+finishedStatuses+` AND updated_at < $1 AND purged_at IS NULL
+		ORDER BY updated_at LIMIT $2`+d.b.lockRow(), d.b.timeArg(cutoff.UTC()), batchSize)
+	if err != nil {
+		return 0, err
+	}
+	type victim struct {
+		id     string
+		status Status
+	}
+	var victims []victim
+	for rs.Next() {
+		var v victim
+		if err := rs.Scan(&v.id, &v.status); err != nil {
+			rs.Close()
+			return 0, err
+		}
+		victims = append(victims, v)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return 0, err
+	}
+	now := d.clock()
+	for _, v := range victims {
+		if _, err := t.exec(ctx, `UPDATE packet_transactions SET token_enc = '', payload_enc = '', purged_at = $2 WHERE id = $1`,
+			v.id, d.b.timeArg(now)); err != nil {
+			return 0, err
+		}
+		if err := d.appendAudit(ctx, t, v.id, now, v.status, v.status, "retention: token and payload purged"); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.commit(ctx); err != nil {
+		return 0, err
+	}
+	return len(victims), nil
+}
+
+// Rewrap re-seals with the current key whatever an older key sealed.
+func (d *DB) Rewrap(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := d.rewrapBatch(ctx)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("rewrap: %w", err)
+		}
+		if n == 0 {
+			return total, nil
+		}
+	}
+}
+
+func (d *DB) rewrapBatch(ctx context.Context) (int, error) {
+	t, err := d.b.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer t.rollback(ctx)
+	// substr rather than LIKE: key ids may hold '_', a LIKE wildcard.
+	cur := d.keys.Current() + ":"
+	rs, err := t.query(ctx, `SELECT id, token_enc, payload_enc FROM packet_transactions
+		WHERE (token_enc <> '' AND substr(token_enc, 1, $2) <> $1) OR (payload_enc <> '' AND substr(payload_enc, 1, $2) <> $1)
+		ORDER BY id LIMIT $3`+d.b.lockRow(), cur, len(cur), batchSize)
+	if err != nil {
+		return 0, err
+	}
+	type sealed struct{ id, token, payload string }
+	var todo []sealed
+	for rs.Next() {
+		var s sealed
+		if err := rs.Scan(&s.id, &s.token, &s.payload); err != nil {
+			rs.Close()
+			return 0, err
+		}
+		todo = append(todo, s)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return 0, err
+	}
+	for _, s := range todo {
+		token, err := d.reseal(s.token, aad("token", s.id))
+		if err != nil {
+			return 0, fmt.Errorf("transaction %s token: %w", s.id, err)
+		}
+		payload, err := d.reseal(s.payload, aad("payload", s.id))
+		if err != nil {
+			return 0, fmt.Errorf("transaction %s payload: %w", s.id, err)
+		}
+		if _, err := t.exec(ctx, `UPDATE packet_transactions SET token_enc = $2, payload_enc = $3 WHERE id = $1`,
+			s.id, token, payload); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.commit(ctx); err != nil {
+		return 0, err
+	}
+	return len(todo), nil
+}
+
+// reseal opens a value and seals it with the current key, unless it is
+// already sealed with it.
+func (d *DB) reseal(sealed, aad string) (string, error) {
+	if sealed == "" || sealedWith(sealed) == d.keys.Current() {
+		return sealed, nil
+	}
+	plain, err := d.keys.open(sealed, aad)
+	if err != nil {
+		return "", err
+	}
+	return d.keys.seal(plain, aad)
+}
+
+// NewQueue builds the River client that works this store's jobs.
+func (d *DB) NewQueue(workers *river.Workers, cfg river.Config) (Queue, error) {
+	if workers == nil {
+		return nil, fmt.Errorf("%w: NewQueue needs workers", ErrInvalid)
+	}
+	cfg.Workers = workers
+	if len(cfg.Queues) == 0 {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = d.log
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = d.maxJobs
+	}
+	q, err := d.b.newQueue(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return q, nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteBusyTimeout is how long a connection waits for another process's
+// lock before failing with SQLITE_BUSY.
+const sqliteBusyTimeout = 10 * time.Second
+
+// readerConns bounds concurrent readers; WAL lets them run beside the writer.
+const readerConns = 4
+
+// OpenSQLite opens (creating if needed) the SQLite database file at path,
+// applies the store's and River's migrations and returns the store.
+//
+// The file is in WAL mode with synchronous=FULL (a committed transaction
+// survives power loss), foreign keys on and a busy timeout. Writes, River's
+// included, share one connection: SQLite allows one writer at a time, and a
+// single connection turns contention into waiting in Go instead of
+// SQLITE_BUSY errors. Reads use a small pool of read-only connections.
+func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
+	d, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || strings.Contains(path, ":memory:") {
+		return nil, fmt.Errorf("%w: SQLite path must be a plain file path, got %q", ErrInvalid, path)
+	}
+	// Created owner-only before SQLite opens it; SQLite gives its WAL and
+	// shared-memory files the permissions of the database file.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	} else if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds())
+	w, err := sql.Open("sqlite", path+"?"+busy+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	// Keep the one connection for the life of the store rather than
+	// reopening it (and rerunning its pragmas) after idle periods.
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	b := &sqliteBackend{w: w}
+	if err := b.migrate(ctx, d); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	b.r, err = sql.Open("sqlite", path+"?"+busy+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	b.r.SetMaxOpenConns(readerConns)
+	b.inserter, err = river.NewClient(riversqlite.New(w), &river.Config{Logger: d.log, MaxAttempts: d.maxJobs})
+	if err != nil {
+		_ = b.close()
+		return nil, fmt.Errorf("sqlite: river: %w", err)
+	}
+	d.b = b
+	return d, nil
+}
+
+type sqliteBackend struct {
+	w *sql.DB // the single writer connection, shared with River
+	r *sql.DB // read-only connections
+	// inserter is an insert-only River client, as for Postgres.
+	inserter *river.Client[*sql.Tx]
+}
+
+func (b *sqliteBackend) dialect() string { return "sqlite" }
+
+// migrate applies the store's migrations in one transaction (BEGIN
+// IMMEDIATE excludes other processes) and then River's.
+func (b *sqliteBackend) migrate(ctx context.Context, d *DB) error {
+	if err := b.w.PingContext(ctx); err != nil {
+		return err
+	}
+	t, err := b.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.rollback(ctx)
+	err = applyMigrations(ctx, t, b, `CREATE TABLE IF NOT EXISTS `+migrationsTable+` (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`, d.clock())
+	if err != nil {
+		return err
+	}
+	if err := t.commit(ctx); err != nil {
+		return err
+	}
+	m, err := rivermigrate.New(riversqlite.New(b.w), &rivermigrate.Config{Logger: d.log})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+func (b *sqliteBackend) begin(ctx context.Context) (txn, error) {
+	tx, err := b.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &sqliteTx{tx: tx, river: b.inserter}, nil
+}
+
+func (b *sqliteBackend) reader() querier { return sqliteQuerier{b.r} }
+
+func (b *sqliteBackend) nextSeq(ctx context.Context, t txn) (int64, error) {
+	var n int64
+	err := t.queryRow(ctx, `UPDATE packet_id_counter SET last = last + 1 WHERE id = 1 RETURNING last`).Scan(&n)
+	return n, err
+}
+
+// lockRow is empty: SQLite has no row locks, and the write transaction
+// (BEGIN IMMEDIATE on the single writer) already excludes other writers.
+func (b *sqliteBackend) lockRow() string { return "" }
+
+func (b *sqliteBackend) timeArg(t time.Time) any { return t.UTC().Format(timeLayout) }
+
+func (b *sqliteBackend) uniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func (b *sqliteBackend) newQueue(cfg *river.Config) (Queue, error) {
+	return river.NewClient(riversqlite.New(b.w), cfg)
+}
+
+func (b *sqliteBackend) close() error {
+	var errs []error
+	if b.r != nil {
+		errs = append(errs, b.r.Close())
+	}
+	errs = append(errs, b.w.Close())
+	return errors.Join(errs...)
+}
+
+// sqlRunner is what *sql.DB and *sql.Tx have in common.
+type sqlRunner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type sqliteQuerier struct{ r sqlRunner }
+
+func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.r.ExecContext(ctx, sqliteSQL(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+	return q.r.QueryRowContext(ctx, sqliteSQL(query), args...)
+}
+
+func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	rs, err := q.r.QueryContext(ctx, sqliteSQL(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rs}, nil
+}
+
+// sqlRows drops the error of Close, which Err reports anyway.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+type sqliteTx struct {
+	tx    *sql.Tx
+	river *river.Client[*sql.Tx]
+}
+
+func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return sqliteQuerier{t.tx}.exec(ctx, query, args...)
+}
+
+func (t *sqliteTx) queryRow(ctx context.Context, query string, args ...any) row {
+	return sqliteQuerier{t.tx}.queryRow(ctx, query, args...)
+}
+
+func (t *sqliteTx) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return sqliteQuerier{t.tx}.query(ctx, query, args...)
+}
+
+func (t *sqliteTx) commit(context.Context) error { return t.tx.Commit() }
+
+// rollback after Commit returns sql.ErrTxDone and does nothing.
+func (t *sqliteTx) rollback(context.Context) { _ = t.tx.Rollback() }
+
+func (t *sqliteTx) insertJob(ctx context.Context, args SubmitJob, opts *river.InsertOpts) (int64, error) {
+	res, err := t.river.InsertTx(ctx, t.tx, args, opts)
+	if err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
+}
+
+func (t *sqliteTx) cancelJob(ctx context.Context, id int64) error {
+	if _, err := t.river.JobCancelTx(ctx, t.tx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// sqliteSQL rewrites Postgres placeholders ($1) into SQLite's numbered ones
+// (?1), which bind the same arguments. The store's SQL has no '$' followed
+// by a digit anywhere else.
+func sqliteSQL(q string) string {
+	if !strings.Contains(q, "$") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q))
+	for i := 0; i < len(q); i++ {
+		if q[i] == '$' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9' {
+			b.WriteByte('?')
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

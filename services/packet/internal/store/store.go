@@ -1,0 +1,332 @@
+// Package store keeps the packet service's transactions: the durable record
+// that links a registration OpenCRVS handed over to the packet sent to MOSIP
+// and to MOSIP's answer, so that the answer can be reported back to the right
+// OpenCRVS record however long it takes and whatever crashes in between.
+//
+// Two implementations satisfy one contract (see the contract test):
+// PostgreSQL through pgx for production and SQLite (pure Go, no cgo) as the
+// embedded default. Both keep, in the same database:
+//
+//   - packet_transactions: one row per transaction, its current step and the
+//     ids that link OpenCRVS and MOSIP. The OpenCRVS record token and the
+//     packet payload (personal data) are sealed with AES-256-GCM (Keyring).
+//   - packet_audit: an append-only trail of every state change, enforced by
+//     database triggers.
+//   - River's tables: the durable job queue. Submit writes the transaction,
+//     its first audit entry and its job in one database transaction, so a
+//     transaction without a job (or a job without a transaction) never exists.
+//
+// A worker drives a transaction forward with Advance, a compare-and-set on
+// the current step: a retried job reads the step it stopped at and resumes
+// there, and two workers racing on one transaction cannot both win. The
+// SubmitJob worker is expected to work like this:
+//
+//   - received: choose the MOSIP RID and record it first, with
+//     Advance(id, received, received, ...), so a retry after a crash sends
+//     the same RID rather than a second packet under a new one; create the
+//     packet; Advance(id, received, packet_created, ...).
+//   - packet_created: start processing; Advance to processing_started.
+//   - later steps belong to the notification service (MOSIP's answer and
+//     OpenCRVS's confirmation); the job is done.
+//   - a *ConflictError means someone else moved the transaction: read it
+//     again and continue from its step; cancelled or finished means stop.
+//
+// Run workers with NewQueue, which builds the River client for whichever
+// database the store uses.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mosipcrvs/bridge/pkg/config"
+)
+
+// Process is the MOSIP registration process of a packet.
+type Process string
+
+// The processes MOSIP's registration processor knows for OpenCRVS packets.
+const (
+	// ProcessNew creates an identity for a birth.
+	ProcessNew Process = "CRVS_NEW"
+	// ProcessDeath marks an identity deceased.
+	ProcessDeath Process = "CRVS_DEATH"
+	// ProcessUpdate corrects biographic data of an identity.
+	ProcessUpdate Process = "CRVS_UPDATE"
+)
+
+// Valid reports whether p is one of the known processes.
+func (p Process) Valid() bool {
+	switch p {
+	case ProcessNew, ProcessDeath, ProcessUpdate:
+		return true
+	}
+	return false
+}
+
+// Submission is what the packet service hands to Submit: a registration
+// OpenCRVS sent, already validated and turned into the MOSIP request.
+type Submission struct {
+	// Process is the MOSIP process of the packet.
+	Process Process
+	// EventID and ActionID are the eventId and actionId claims of the
+	// OpenCRVS record token. Together they are the idempotency key: the same
+	// pair submitted again returns the first transaction. Either may be empty
+	// (update-biographics carries no action); then every Submit creates a new
+	// transaction. An ActionID without an EventID is invalid.
+	EventID, ActionID string
+	// RegistrationNumber is the OpenCRVS registration number (BRN or DRN).
+	// It is not unique: a correction of a record reuses it.
+	RegistrationNumber string
+	// TrackingID is the OpenCRVS tracking id.
+	TrackingID string
+	// Token is the OpenCRVS record token, needed later to confirm or reject
+	// the record. Stored sealed; never logged.
+	Token config.Secret
+	// Payload is the validated MOSIP packet request (JSON) the worker sends.
+	// It holds personal data: stored sealed, wiped by Purge.
+	Payload PersonalData
+}
+
+// Transaction is the stored record of one registration on its way to MOSIP
+// and back.
+type Transaction struct {
+	// ID is TRANSACTION_ID_PREFIX followed by a zero-padded sequence number,
+	// 15 digits in all.
+	ID string
+	// Process is the MOSIP process of the packet.
+	Process Process
+	// Status is the step the transaction reached.
+	Status Status
+	// EventID and ActionID come from the OpenCRVS record token.
+	EventID, ActionID string
+	// RegistrationNumber is the OpenCRVS registration number.
+	RegistrationNumber string
+	// RegistrationID is the MOSIP registration id (RID) of the packet; set
+	// by the worker (through Advance) before it creates the packet, so a
+	// retry sends the same RID rather than a second packet.
+	RegistrationID string
+	// TrackingID is the OpenCRVS tracking id.
+	TrackingID string
+	// Token is the OpenCRVS record token; empty in List results and after
+	// Purge.
+	Token config.Secret
+	// Payload is the MOSIP packet request; empty in List results and after
+	// Purge.
+	Payload PersonalData
+	// JobID is the River job that drives the transaction.
+	JobID int64
+	// Attempts counts the worker's attempts at the current step; the worker
+	// maintains it through Advance.
+	Attempts int
+	// LastError is the last failure, for operators. It must never hold
+	// personal data: write error codes and messages of MOSIP, not the request.
+	LastError string
+	// CreatedAt and UpdatedAt are in UTC, truncated to microseconds (what
+	// both databases keep).
+	CreatedAt, UpdatedAt time.Time
+	// PurgedAt is when Purge wiped the token and payload; zero before.
+	PurgedAt time.Time
+}
+
+// LogValue logs only what identifies the transaction and its progress, so a
+// transaction can be passed to a logger whole.
+func (t Transaction) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", t.ID),
+		slog.String("process", string(t.Process)),
+		slog.String("status", string(t.Status)),
+		slog.Int("attempts", t.Attempts),
+	)
+}
+
+// PersonalData is a byte string holding personal data. Printing or logging
+// it shows only "[redacted]"; use the bytes themselves to send it.
+type PersonalData []byte
+
+// String keeps fmt from revealing the data.
+func (p PersonalData) String() string {
+	if len(p) == 0 {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from revealing the data.
+func (p PersonalData) GoString() string { return p.String() }
+
+// LogValue keeps slog from revealing the data.
+func (p PersonalData) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
+// MarshalJSON keeps encoders from revealing the data (the payload is sent
+// as the raw bytes, never by marshalling a Transaction).
+func (p PersonalData) MarshalJSON() ([]byte, error) { return []byte(`"` + p.String() + `"`), nil }
+
+// AuditEntry is one state change of a transaction.
+type AuditEntry struct {
+	// Seq orders entries; it grows with every entry of the database.
+	Seq int64
+	// TransactionID is the transaction that changed.
+	TransactionID string
+	// At is when the change was committed (UTC).
+	At time.Time
+	// From is the step before (empty for the first entry) and To the step
+	// after; they are equal when a step only recorded data or a purge.
+	From, To Status
+	// Detail says why, for operators; never personal data.
+	Detail string
+}
+
+// Filter selects transactions for List. Zero fields select everything.
+type Filter struct {
+	// Status and Process, when set, must match.
+	Status  Status
+	Process Process
+	// RegistrationNumber, when set, must match.
+	RegistrationNumber string
+	// Since (inclusive) and Until (exclusive) bound CreatedAt.
+	Since, Until time.Time
+	// Limit is the page size: 50 when zero, at most 500.
+	Limit int
+	// Cursor continues a previous List; pass its next cursor unchanged.
+	Cursor string
+}
+
+// Page is one page of List results.
+type Page struct {
+	// Transactions are newest first, without Token and Payload: listing is
+	// for support screens, which must not see either.
+	Transactions []Transaction
+	// Next is the cursor of the following page, empty on the last page.
+	Next string
+}
+
+// Mutation changes the fields of a transaction that a step may record:
+// RegistrationID (once: the first non-empty value stays), TrackingID,
+// Attempts and LastError. Other fields are fixed at Submit (Status changes
+// through Advance's to); changing them makes Advance fail with ErrInvalid.
+type Mutation func(*Transaction)
+
+// Store is the transaction storage of the packet service. Both
+// implementations (Postgres, SQLite) pass the same contract test.
+type Store interface {
+	// Submit records a new transaction with its first audit entry
+	// ("received") and its River job in one database transaction. When a
+	// live transaction (any step but cancelled) with the same EventID and
+	// ActionID exists, it is returned with created false and nothing is
+	// written, also when the duplicate arrives concurrently.
+	Submit(ctx context.Context, s Submission) (tx Transaction, created bool, err error)
+	// Get returns a transaction with its token and payload. ErrNotFound when
+	// there is none.
+	Get(ctx context.Context, id string) (Transaction, error)
+	// GetByIdempotencyKey returns the live transaction of an OpenCRVS event
+	// and action. ErrNotFound when there is none.
+	GetByIdempotencyKey(ctx context.Context, eventID, actionID string) (Transaction, error)
+	// List returns a page of transactions matching f, newest first.
+	List(ctx context.Context, f Filter) (Page, error)
+	// Advance moves a transaction from step from to step to, applying
+	// mutate (may be nil) and appending an audit entry, in one database
+	// transaction. It fails with a *ConflictError (errors.Is ErrConflict)
+	// when the transaction is no longer at from, and with ErrInvalid when
+	// CanAdvance(from, to) is false. from == to records data within a step.
+	Advance(ctx context.Context, id string, from, to Status, detail string, mutate Mutation) (Transaction, error)
+	// Cancel moves an unfinished transaction to cancelled and cancels its
+	// job. A cancelled transaction frees its idempotency key, so OpenCRVS may
+	// submit the record again. Cancelling a cancelled transaction is a no-op;
+	// any other finished one is a *ConflictError.
+	Cancel(ctx context.Context, id, detail string) (Transaction, error)
+	// History returns the audit trail of a transaction, oldest first.
+	History(ctx context.Context, id string) ([]AuditEntry, error)
+	// Purge wipes the token and payload of finished transactions last
+	// updated before cutoff, keeping ids, steps and audit trail, and returns
+	// how many it purged. The service calls it with now minus its retention.
+	Purge(ctx context.Context, cutoff time.Time) (int, error)
+	// Rewrap re-seals every token and payload not sealed with the keyring's
+	// current key, and returns how many rows it changed. After it, keys other
+	// than the current one can be removed from the configuration.
+	Rewrap(ctx context.Context) (int, error)
+	// NewQueue builds the River client that works this store's jobs with
+	// workers; cfg is River's configuration (Workers is replaced, Queues
+	// defaults to the default queue with 10 workers). Start it after Open and
+	// stop it before Close.
+	NewQueue(workers *river.Workers, cfg river.Config) (Queue, error)
+	// Close releases the database. Stop every Queue first.
+	Close() error
+}
+
+// Queue runs jobs. It is a River client of whichever database the store
+// uses, so the service starts and stops workers without knowing which.
+type Queue interface {
+	// Start begins fetching and working jobs; it returns once started.
+	Start(ctx context.Context) error
+	// Stop waits for running jobs to finish (or ctx to end) and stops.
+	Stop(ctx context.Context) error
+}
+
+// SubmitJob is the River job Submit enqueues: drive the transaction forward
+// from whatever step it reached. It carries only the id; the worker reads
+// the rest from the store, so nothing sensitive sits in the job table.
+type SubmitJob struct {
+	// TransactionID is the transaction to drive.
+	TransactionID string `json:"transaction_id"`
+}
+
+// SubmitJobKind is the River kind of SubmitJob.
+const SubmitJobKind = "packet_submit"
+
+// Kind implements river.JobArgs.
+func (SubmitJob) Kind() string { return SubmitJobKind }
+
+// Options configure a store.
+type Options struct {
+	// IDPrefix starts every transaction id (TRANSACTION_ID_PREFIX): 1 to 9
+	// digits, "10001" when empty. The rest of the 15 digits is the sequence.
+	IDPrefix string
+	// Keyring seals tokens and payloads. Required.
+	Keyring *Keyring
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives River's and the store's logs; discarded when nil.
+	Logger *slog.Logger
+	// JobMaxAttempts is how often River tries a job before discarding it;
+	// River's default (25, about three weeks of backoff) when zero.
+	JobMaxAttempts int
+}
+
+// Errors of the store; match them with errors.Is.
+var (
+	// ErrNotFound means no transaction has the id or key.
+	ErrNotFound = errors.New("transaction not found")
+	// ErrConflict means the transaction is not at the step the caller
+	// expected (another worker moved it, or it finished).
+	ErrConflict = errors.New("transaction changed concurrently")
+	// ErrInvalid means the caller passed something the store refuses.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrUnknownKey means data was sealed with a key the keyring lacks.
+	ErrUnknownKey = errors.New("unknown encryption key")
+)
+
+// ConflictError says at which step a transaction really is.
+type ConflictError struct {
+	// ID is the transaction.
+	ID string
+	// Expected is the step the caller assumed (empty when any unfinished
+	// step would do); Actual is the stored one.
+	Expected, Actual Status
+}
+
+// Error says where the transaction is.
+func (e *ConflictError) Error() string {
+	if e.Expected == "" {
+		return fmt.Sprintf("transaction %s is already %s", e.ID, e.Actual)
+	}
+	return fmt.Sprintf("transaction %s is %s, not %s", e.ID, e.Actual, e.Expected)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
