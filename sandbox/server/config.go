@@ -33,6 +33,13 @@ type Config struct {
 	TokenLifetime time.Duration `env:"SANDBOX_TOKEN_LIFETIME" default:"1h"`
 	// ProcessingDelay is how long the registration processor takes.
 	ProcessingDelay time.Duration `env:"SANDBOX_PROCESSING_DELAY" default:"2s"`
+	// MandatoryCRVSNew are the identity attributes the ID-object validation
+	// requires of a CRVS_NEW packet. MOSIP deployments configure this per
+	// process: v1.3.0 asks for fullName, dateOfBirth|age, gender,
+	// addressLine1, region, province, city, zone; the dev2 configuration
+	// (which also has CRVS_UPDATE) only for IDSchemaVersion. The default is
+	// what OpenCRVS's birth payload carries.
+	MandatoryCRVSNew []string `env:"SANDBOX_MANDATORY_CRVS_NEW" default:"fullName,dateOfBirth,gender"`
 	// CredentialPolicy is the identifier credentials share.
 	CredentialPolicy string `env:"SANDBOX_CREDENTIAL_POLICY" default:"PSUT" oneof:"PSUT|VID|UIN|PSUT+VID"`
 	// Canonicalization of the credential's LD proof.
