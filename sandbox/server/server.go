@@ -133,7 +133,7 @@ func New(cfg Config, url string, logger *slog.Logger) (*Sandbox, error) {
 		Auth: s.Auth, Packets: s.Packets, Registry: s.Registry, Hub: s.Hub, Issuer: s.Credentials,
 		CredentialPartners: []string{cfg.PartnerID}, ProcessingDelay: cfg.ProcessingDelay,
 		MandatoryFields: map[string][]string{"CRVS_NEW": cfg.MandatoryCRVSNew},
-		Logger: logger.With("emulator", "regproc"),
+		Logger:          logger.With("emulator", "regproc"),
 	}); err != nil {
 		return nil, err
 	}
