@@ -80,6 +80,124 @@ func (Process) EnumDescriptor() ([]byte, []int) {
 	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{0}
 }
 
+// SubmissionKind says which OpenCRVS route a submission came through.
+type SubmissionKind int32
+
+const (
+	// Not set.
+	SubmissionKind_SUBMISSION_KIND_UNSPECIFIED SubmissionKind = 0
+	// POST /events/registration: a birth (birthCertificateNumber) or a death
+	// (deathCertificateNumber).
+	SubmissionKind_SUBMISSION_KIND_REGISTRATION SubmissionKind = 1
+	// POST /events/update-biographics: a correction of an existing identity.
+	SubmissionKind_SUBMISSION_KIND_UPDATE_BIOGRAPHICS SubmissionKind = 2
+)
+
+// Enum value maps for SubmissionKind.
+var (
+	SubmissionKind_name = map[int32]string{
+		0: "SUBMISSION_KIND_UNSPECIFIED",
+		1: "SUBMISSION_KIND_REGISTRATION",
+		2: "SUBMISSION_KIND_UPDATE_BIOGRAPHICS",
+	}
+	SubmissionKind_value = map[string]int32{
+		"SUBMISSION_KIND_UNSPECIFIED":        0,
+		"SUBMISSION_KIND_REGISTRATION":       1,
+		"SUBMISSION_KIND_UPDATE_BIOGRAPHICS": 2,
+	}
+)
+
+func (x SubmissionKind) Enum() *SubmissionKind {
+	p := new(SubmissionKind)
+	*p = x
+	return p
+}
+
+func (x SubmissionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SubmissionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_mosipcrvs_packet_v1_packet_proto_enumTypes[1].Descriptor()
+}
+
+func (SubmissionKind) Type() protoreflect.EnumType {
+	return &file_mosipcrvs_packet_v1_packet_proto_enumTypes[1]
+}
+
+func (x SubmissionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SubmissionKind.Descriptor instead.
+func (SubmissionKind) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{1}
+}
+
+// Notification is whom MOSIP notifies about the registration.
+type Notification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Recipient's full name.
+	RecipientFullName string `protobuf:"bytes,1,opt,name=recipient_full_name,json=recipientFullName,proto3" json:"recipient_full_name,omitempty"`
+	// Recipient's e-mail address.
+	RecipientEmail string `protobuf:"bytes,2,opt,name=recipient_email,json=recipientEmail,proto3" json:"recipient_email,omitempty"`
+	// Recipient's phone number.
+	RecipientPhone string `protobuf:"bytes,3,opt,name=recipient_phone,json=recipientPhone,proto3" json:"recipient_phone,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Notification) GetRecipientFullName() string {
+	if x != nil {
+		return x.RecipientFullName
+	}
+	return ""
+}
+
+func (x *Notification) GetRecipientEmail() string {
+	if x != nil {
+		return x.RecipientEmail
+	}
+	return ""
+}
+
+func (x *Notification) GetRecipientPhone() string {
+	if x != nil {
+		return x.RecipientPhone
+	}
+	return ""
+}
+
 // SubmitRegistrationRequest is a CRVS registration as OpenCRVS sends it.
 type SubmitRegistrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -92,14 +210,25 @@ type SubmitRegistrationRequest struct {
 	// Audit entries.
 	Audit *structpb.Struct `protobuf:"bytes,4,opt,name=audit,proto3" json:"audit,omitempty"`
 	// Optional MOSIP ID schema (JSON text) overriding the configured one.
-	SchemaJson    string `protobuf:"bytes,5,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
+	SchemaJson string `protobuf:"bytes,5,opt,name=schema_json,json=schemaJson,proto3" json:"schema_json,omitempty"`
+	// Whom MOSIP notifies.
+	Notification *Notification `protobuf:"bytes,6,opt,name=notification,proto3" json:"notification,omitempty"`
+	// Route the submission came through.
+	Kind SubmissionKind `protobuf:"varint,7,opt,name=kind,proto3,enum=mosipcrvs.packet.v1.SubmissionKind" json:"kind,omitempty"`
+	// The OpenCRVS record token, stored encrypted to confirm the record later.
+	CrvsToken string `protobuf:"bytes,8,opt,name=crvs_token,json=crvsToken,proto3" json:"crvs_token,omitempty"`
+	// The token's eventId claim (verified by the edge); with action_id the
+	// idempotency key.
+	EventId string `protobuf:"bytes,9,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The token's actionId claim.
+	ActionId      string `protobuf:"bytes,10,opt,name=action_id,json=actionId,proto3" json:"action_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitRegistrationRequest) Reset() {
 	*x = SubmitRegistrationRequest{}
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[0]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -111,7 +240,7 @@ func (x *SubmitRegistrationRequest) String() string {
 func (*SubmitRegistrationRequest) ProtoMessage() {}
 
 func (x *SubmitRegistrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[0]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -124,7 +253,7 @@ func (x *SubmitRegistrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRegistrationRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRegistrationRequest) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{0}
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *SubmitRegistrationRequest) GetTrackingId() string {
@@ -162,20 +291,61 @@ func (x *SubmitRegistrationRequest) GetSchemaJson() string {
 	return ""
 }
 
-// SubmitRegistrationResponse identifies the new transaction.
+func (x *SubmitRegistrationRequest) GetNotification() *Notification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
+func (x *SubmitRegistrationRequest) GetKind() SubmissionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SubmissionKind_SUBMISSION_KIND_UNSPECIFIED
+}
+
+func (x *SubmitRegistrationRequest) GetCrvsToken() string {
+	if x != nil {
+		return x.CrvsToken
+	}
+	return ""
+}
+
+func (x *SubmitRegistrationRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SubmitRegistrationRequest) GetActionId() string {
+	if x != nil {
+		return x.ActionId
+	}
+	return ""
+}
+
+// SubmitRegistrationResponse identifies the transaction.
 type SubmitRegistrationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Transaction id (TRANSACTION_ID_PREFIX + digits).
 	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	// Process chosen from the request fields.
-	Process       Process `protobuf:"varint,2,opt,name=process,proto3,enum=mosipcrvs.packet.v1.Process" json:"process,omitempty"`
+	Process Process `protobuf:"varint,2,opt,name=process,proto3,enum=mosipcrvs.packet.v1.Process" json:"process,omitempty"`
+	// Current step, e.g. "received" (MOSIP not reached yet, retrying) or
+	// "processing_started".
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// False when the same OpenCRVS event and action were submitted before:
+	// the earlier transaction is returned and nothing new is sent.
+	Created       bool `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitRegistrationResponse) Reset() {
 	*x = SubmitRegistrationResponse{}
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[1]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +357,7 @@ func (x *SubmitRegistrationResponse) String() string {
 func (*SubmitRegistrationResponse) ProtoMessage() {}
 
 func (x *SubmitRegistrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[1]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +370,7 @@ func (x *SubmitRegistrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRegistrationResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRegistrationResponse) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{1}
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubmitRegistrationResponse) GetTransactionId() string {
@@ -217,6 +387,20 @@ func (x *SubmitRegistrationResponse) GetProcess() Process {
 	return Process_PROCESS_UNSPECIFIED
 }
 
+func (x *SubmitRegistrationResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *SubmitRegistrationResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 // GetTransactionRequest names a transaction.
 type GetTransactionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -228,7 +412,7 @@ type GetTransactionRequest struct {
 
 func (x *GetTransactionRequest) Reset() {
 	*x = GetTransactionRequest{}
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[2]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +424,7 @@ func (x *GetTransactionRequest) String() string {
 func (*GetTransactionRequest) ProtoMessage() {}
 
 func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[2]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +437,7 @@ func (x *GetTransactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionRequest.ProtoReflect.Descriptor instead.
 func (*GetTransactionRequest) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{2}
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetTransactionRequest) GetTransactionId() string {
@@ -280,7 +464,7 @@ type GetTransactionResponse struct {
 
 func (x *GetTransactionResponse) Reset() {
 	*x = GetTransactionResponse{}
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[3]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +476,7 @@ func (x *GetTransactionResponse) String() string {
 func (*GetTransactionResponse) ProtoMessage() {}
 
 func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[3]
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +489,7 @@ func (x *GetTransactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransactionResponse.ProtoReflect.Descriptor instead.
 func (*GetTransactionResponse) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{3}
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetTransactionResponse) GetTransactionId() string {
@@ -340,7 +524,11 @@ var File_mosipcrvs_packet_v1_packet_proto protoreflect.FileDescriptor
 
 const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\n" +
-	" mosipcrvs/packet/v1/packet.proto\x12\x13mosipcrvs.packet.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x02\n" +
+	" mosipcrvs/packet/v1/packet.proto\x12\x13mosipcrvs.packet.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n" +
+	"\fNotification\x12.\n" +
+	"\x13recipient_full_name\x18\x01 \x01(\tR\x11recipientFullName\x12'\n" +
+	"\x0frecipient_email\x18\x02 \x01(\tR\x0erecipientEmail\x12'\n" +
+	"\x0frecipient_phone\x18\x03 \x01(\tR\x0erecipientPhone\"\xd9\x03\n" +
 	"\x19SubmitRegistrationRequest\x12\x1f\n" +
 	"\vtracking_id\x18\x01 \x01(\tR\n" +
 	"trackingId\x12>\n" +
@@ -348,10 +536,19 @@ const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\tmeta_info\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetaInfo\x12-\n" +
 	"\x05audit\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x05audit\x12\x1f\n" +
 	"\vschema_json\x18\x05 \x01(\tR\n" +
-	"schemaJson\"{\n" +
+	"schemaJson\x12E\n" +
+	"\fnotification\x18\x06 \x01(\v2!.mosipcrvs.packet.v1.NotificationR\fnotification\x127\n" +
+	"\x04kind\x18\a \x01(\x0e2#.mosipcrvs.packet.v1.SubmissionKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"crvs_token\x18\b \x01(\tR\tcrvsToken\x12\x19\n" +
+	"\bevent_id\x18\t \x01(\tR\aeventId\x12\x1b\n" +
+	"\taction_id\x18\n" +
+	" \x01(\tR\bactionId\"\xad\x01\n" +
 	"\x1aSubmitRegistrationResponse\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x126\n" +
-	"\aprocess\x18\x02 \x01(\x0e2\x1c.mosipcrvs.packet.v1.ProcessR\aprocess\">\n" +
+	"\aprocess\x18\x02 \x01(\x0e2\x1c.mosipcrvs.packet.v1.ProcessR\aprocess\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x18\n" +
+	"\acreated\x18\x04 \x01(\bR\acreated\">\n" +
 	"\x15GetTransactionRequest\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\"\xca\x01\n" +
 	"\x16GetTransactionResponse\x12%\n" +
@@ -364,7 +561,11 @@ const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\x13PROCESS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PROCESS_CRVS_NEW\x10\x01\x12\x16\n" +
 	"\x12PROCESS_CRVS_DEATH\x10\x02\x12\x17\n" +
-	"\x13PROCESS_CRVS_UPDATE\x10\x032\xf1\x01\n" +
+	"\x13PROCESS_CRVS_UPDATE\x10\x03*{\n" +
+	"\x0eSubmissionKind\x12\x1f\n" +
+	"\x1bSUBMISSION_KIND_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cSUBMISSION_KIND_REGISTRATION\x10\x01\x12&\n" +
+	"\"SUBMISSION_KIND_UPDATE_BIOGRAPHICS\x10\x022\xf1\x01\n" +
 	"\rPacketService\x12u\n" +
 	"\x12SubmitRegistration\x12..mosipcrvs.packet.v1.SubmitRegistrationRequest\x1a/.mosipcrvs.packet.v1.SubmitRegistrationResponse\x12i\n" +
 	"\x0eGetTransaction\x12*.mosipcrvs.packet.v1.GetTransactionRequest\x1a+.mosipcrvs.packet.v1.GetTransactionResponseB@Z>github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1;packetv1b\x06proto3"
@@ -381,33 +582,37 @@ func file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP() []byte {
 	return file_mosipcrvs_packet_v1_packet_proto_rawDescData
 }
 
-var file_mosipcrvs_packet_v1_packet_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mosipcrvs_packet_v1_packet_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_mosipcrvs_packet_v1_packet_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_mosipcrvs_packet_v1_packet_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_mosipcrvs_packet_v1_packet_proto_goTypes = []any{
 	(Process)(0),                       // 0: mosipcrvs.packet.v1.Process
-	(*SubmitRegistrationRequest)(nil),  // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest
-	(*SubmitRegistrationResponse)(nil), // 2: mosipcrvs.packet.v1.SubmitRegistrationResponse
-	(*GetTransactionRequest)(nil),      // 3: mosipcrvs.packet.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),     // 4: mosipcrvs.packet.v1.GetTransactionResponse
-	(*structpb.Struct)(nil),            // 5: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 6: google.protobuf.Timestamp
+	(SubmissionKind)(0),                // 1: mosipcrvs.packet.v1.SubmissionKind
+	(*Notification)(nil),               // 2: mosipcrvs.packet.v1.Notification
+	(*SubmitRegistrationRequest)(nil),  // 3: mosipcrvs.packet.v1.SubmitRegistrationRequest
+	(*SubmitRegistrationResponse)(nil), // 4: mosipcrvs.packet.v1.SubmitRegistrationResponse
+	(*GetTransactionRequest)(nil),      // 5: mosipcrvs.packet.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),     // 6: mosipcrvs.packet.v1.GetTransactionResponse
+	(*structpb.Struct)(nil),            // 7: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 8: google.protobuf.Timestamp
 }
 var file_mosipcrvs_packet_v1_packet_proto_depIdxs = []int32{
-	5, // 0: mosipcrvs.packet.v1.SubmitRegistrationRequest.request_fields:type_name -> google.protobuf.Struct
-	5, // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest.meta_info:type_name -> google.protobuf.Struct
-	5, // 2: mosipcrvs.packet.v1.SubmitRegistrationRequest.audit:type_name -> google.protobuf.Struct
-	0, // 3: mosipcrvs.packet.v1.SubmitRegistrationResponse.process:type_name -> mosipcrvs.packet.v1.Process
-	0, // 4: mosipcrvs.packet.v1.GetTransactionResponse.process:type_name -> mosipcrvs.packet.v1.Process
-	6, // 5: mosipcrvs.packet.v1.GetTransactionResponse.created_at:type_name -> google.protobuf.Timestamp
-	1, // 6: mosipcrvs.packet.v1.PacketService.SubmitRegistration:input_type -> mosipcrvs.packet.v1.SubmitRegistrationRequest
-	3, // 7: mosipcrvs.packet.v1.PacketService.GetTransaction:input_type -> mosipcrvs.packet.v1.GetTransactionRequest
-	2, // 8: mosipcrvs.packet.v1.PacketService.SubmitRegistration:output_type -> mosipcrvs.packet.v1.SubmitRegistrationResponse
-	4, // 9: mosipcrvs.packet.v1.PacketService.GetTransaction:output_type -> mosipcrvs.packet.v1.GetTransactionResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7,  // 0: mosipcrvs.packet.v1.SubmitRegistrationRequest.request_fields:type_name -> google.protobuf.Struct
+	7,  // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest.meta_info:type_name -> google.protobuf.Struct
+	7,  // 2: mosipcrvs.packet.v1.SubmitRegistrationRequest.audit:type_name -> google.protobuf.Struct
+	2,  // 3: mosipcrvs.packet.v1.SubmitRegistrationRequest.notification:type_name -> mosipcrvs.packet.v1.Notification
+	1,  // 4: mosipcrvs.packet.v1.SubmitRegistrationRequest.kind:type_name -> mosipcrvs.packet.v1.SubmissionKind
+	0,  // 5: mosipcrvs.packet.v1.SubmitRegistrationResponse.process:type_name -> mosipcrvs.packet.v1.Process
+	0,  // 6: mosipcrvs.packet.v1.GetTransactionResponse.process:type_name -> mosipcrvs.packet.v1.Process
+	8,  // 7: mosipcrvs.packet.v1.GetTransactionResponse.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 8: mosipcrvs.packet.v1.PacketService.SubmitRegistration:input_type -> mosipcrvs.packet.v1.SubmitRegistrationRequest
+	5,  // 9: mosipcrvs.packet.v1.PacketService.GetTransaction:input_type -> mosipcrvs.packet.v1.GetTransactionRequest
+	4,  // 10: mosipcrvs.packet.v1.PacketService.SubmitRegistration:output_type -> mosipcrvs.packet.v1.SubmitRegistrationResponse
+	6,  // 11: mosipcrvs.packet.v1.PacketService.GetTransaction:output_type -> mosipcrvs.packet.v1.GetTransactionResponse
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_mosipcrvs_packet_v1_packet_proto_init() }
@@ -420,8 +625,8 @@ func file_mosipcrvs_packet_v1_packet_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mosipcrvs_packet_v1_packet_proto_rawDesc), len(file_mosipcrvs_packet_v1_packet_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   4,
+			NumEnums:      2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
