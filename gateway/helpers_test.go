@@ -25,9 +25,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/mosipcrvs/bridge/pkg/config"
@@ -185,12 +187,31 @@ func (f *fakeAuthToken) ListClientStates(ctx context.Context, _ *authtokenv1.Lis
 	}}, nil
 }
 
-// fakePacket answers GetTransaction for any id.
+// fakePacket answers GetTransaction for any id and records submissions;
+// a tracking id "refuse" is refused as MOSIP refuses a packet.
 type fakePacket struct {
 	packetv1.UnimplementedPacketServiceServer
+	mu   sync.Mutex
+	last *packetv1.SubmitRegistrationRequest
 }
 
-func (fakePacket) GetTransaction(_ context.Context, in *packetv1.GetTransactionRequest) (*packetv1.GetTransactionResponse, error) {
+func (f *fakePacket) SubmitRegistration(_ context.Context, in *packetv1.SubmitRegistrationRequest) (*packetv1.SubmitRegistrationResponse, error) {
+	f.mu.Lock()
+	f.last = in
+	f.mu.Unlock()
+	if in.GetTrackingId() == "refuse" {
+		return nil, status.Error(codes.FailedPrecondition, "MOSIP refused the packet: KER-PUT-006")
+	}
+	return &packetv1.SubmitRegistrationResponse{TransactionId: "100010000000001", Status: "processing_started", Created: true}, nil
+}
+
+func (f *fakePacket) lastSubmission() *packetv1.SubmitRegistrationRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+func (*fakePacket) GetTransaction(_ context.Context, in *packetv1.GetTransactionRequest) (*packetv1.GetTransactionResponse, error) {
 	return &packetv1.GetTransactionResponse{TransactionId: in.GetTransactionId(), Process: packetv1.Process_PROCESS_CRVS_NEW, Status: "received"}, nil
 }
 
@@ -199,13 +220,14 @@ func (fakePacket) GetTransaction(_ context.Context, in *packetv1.GetTransactionR
 type backendServer struct {
 	addr      string
 	auth      *fakeAuthToken
+	packet    *fakePacket
 	health    *health.Server
 	traceSeen atomic.Pointer[string]
 }
 
 func startBackend(t *testing.T) *backendServer {
 	t.Helper()
-	b := &backendServer{auth: &fakeAuthToken{}, health: health.NewServer()}
+	b := &backendServer{auth: &fakeAuthToken{}, packet: &fakePacket{}, health: health.NewServer()}
 	s := grpc.NewServer(grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("traceparent")) > 0 {
 			tp := md.Get("traceparent")[0]
@@ -214,7 +236,7 @@ func startBackend(t *testing.T) *backendServer {
 		return h(ctx, req)
 	}))
 	authtokenv1.RegisterAuthTokenServiceServer(s, b.auth)
-	packetv1.RegisterPacketServiceServer(s, fakePacket{})
+	packetv1.RegisterPacketServiceServer(s, b.packet)
 	healthpb.RegisterHealthServer(s, b.health)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -56,6 +56,10 @@ func (g *Gateway) rawRoutes() []route {
 		{method: http.MethodGet, template: "/healthz", policy: routePolicy{public: true, timeout: time.Second}, handler: g.healthz},
 		{method: http.MethodGet, template: "/readyz", policy: routePolicy{public: true, timeout: readyTimeout + time.Second}, handler: g.readyz},
 		{method: http.MethodGet, template: "/openapi.json", policy: routePolicy{public: true, timeout: time.Second}, handler: serveOpenAPI},
+		// The routes OpenCRVS country configurations call (the TypeScript
+		// mosip-api contract), with the record-specific token.
+		{method: http.MethodPost, template: "/events/registration", handler: g.registration},
+		{method: http.MethodPost, template: "/events/update-biographics", handler: g.updateBiographics},
 	}
 }
 
