@@ -124,6 +124,7 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	gwCfg.PacketAddr = comps[1].lis.Addr().String()
 	gwCfg.EsignetVerifyAddr = comps[2].lis.Addr().String()
 	gwCfg.NotificationAddr = comps[3].lis.Addr().String()
+	pkCfg.AuthTokenAddr = comps[0].lis.Addr().String()
 	gwLis, err := process.Listen(net.JoinHostPort(gwCfg.Host, fmt.Sprint(gwCfg.Port)), "PORT")
 	if err != nil {
 		closeAll()

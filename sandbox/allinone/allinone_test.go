@@ -2,10 +2,12 @@ package allinone_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,10 @@ func start(t *testing.T) *env {
 			"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
 			"CLIENT_APP_URL":                  "http://localhost:3000",
 			"OPENCRVS_PUBLIC_KEY_URL":         sandbox.URL + "/.well-known",
+			"MOSIP_CREATE_PACKET_URL":         sandbox.URL + "/commons/v1/packetmanager/createPacket",
+			"MOSIP_PROCESS_PACKET_URL":        sandbox.URL + "/registrationprocessor/v1/workflowmanager/workflowinstance",
+			"PACKET_SQLITE_PATH":              filepath.Join(t.TempDir(), "packet.db"),
+			"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		}),
 	})
 	if err != nil {
@@ -224,7 +230,7 @@ func TestTokenFlowEndToEnd(t *testing.T) {
 	}
 }
 
-// The skeleton services answer over real gRPC, honestly Unimplemented.
+// Every service answers over real gRPC and the edge reports them ready.
 func TestSkeletonServicesServe(t *testing.T) {
 	e := start(t)
 	conn, err := rpc.Dial(e.sys.Addrs["packet"], rpc.ClientOptions{Timeout: 5 * time.Second})
@@ -232,9 +238,9 @@ func TestSkeletonServicesServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_, err = packetv1.NewPacketServiceClient(conn).GetTransaction(context.Background(), &packetv1.GetTransactionRequest{TransactionId: "1"})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("GetTransaction = %v, want Unimplemented", err)
+	_, err = packetv1.NewPacketServiceClient(conn).GetTransaction(context.Background(), &packetv1.GetTransactionRequest{TransactionId: "100019999999999"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetTransaction(unknown) = %v, want NotFound", err)
 	}
 	resp, err := http.Get(e.sys.GatewayURL + "/readyz")
 	if err != nil {
@@ -259,6 +265,8 @@ func TestPortBusyIsExplained(t *testing.T) {
 			"MOSIP_AUTH_URL": "http://127.0.0.1:1/x", "MOSIP_PACKET_AUTH_CLIENT_ID": "a", "MOSIP_PACKET_AUTH_CLIENT_SECRET": "b",
 			"MOSIP_WEBSUB_AUTH_CLIENT_ID": "c", "MOSIP_WEBSUB_AUTH_CLIENT_SECRET": "d",
 			"CLIENT_APP_URL": "http://localhost:3000", "OPENCRVS_PUBLIC_KEY_URL": "http://127.0.0.1:1/k",
+			"MOSIP_CREATE_PACKET_URL": "http://127.0.0.1:1/c", "MOSIP_PROCESS_PACKET_URL": "http://127.0.0.1:1/w",
+			"PACKET_SQLITE_PATH": filepath.Join(t.TempDir(), "p.db"), "PACKET_TOKEN_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		}),
 	})
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {

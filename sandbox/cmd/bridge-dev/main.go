@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,6 +68,10 @@ func realMain(ctx context.Context) error {
 	go func() { _ = sandboxSrv.Serve(lis) }()
 	defer func() { _ = sandboxSrv.Close() }()
 
+	devKeyring, err := devTokenKeyring()
+	if err != nil {
+		return err
+	}
 	// The bridge's embedded defaults point at the sandbox; anything set in
 	// the environment wins.
 	defaults := map[string]string{
@@ -79,6 +85,9 @@ func realMain(ctx context.Context) error {
 		"CLIENT_APP_URL":                  "http://localhost:3000",
 		"OPENCRVS_PUBLIC_KEY_URL":         sandboxURL + "/.well-known",
 		"OPENCRVS_GATEWAY_URL":            sandboxURL,
+		"MOSIP_CREATE_PACKET_URL":         sandboxURL + "/commons/v1/packetmanager/createPacket",
+		"MOSIP_PROCESS_PACKET_URL":        sandboxURL + "/registrationprocessor/v1/workflowmanager/workflowinstance",
+		"PACKET_TOKEN_KEYS":               devKeyring,
 		"HOST":                            "127.0.0.1",
 	}
 	sys, err := allinone.Start(ctx, allinone.Options{
@@ -106,6 +115,25 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// devTokenKeyring returns the key that encrypts stored OpenCRVS tokens in
+// .run/packet.db, made once and kept in .run so a restart can still read
+// what an earlier run stored.
+func devTokenKeyring() (string, error) {
+	path := filepath.Join(".run", "packet-token-key")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return "dev:" + string(b), nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	enc := base64.StdEncoding.EncodeToString(key)
+	if err := os.MkdirAll(".run", 0o700); err != nil {
+		return "", err
+	}
+	return "dev:" + enc, os.WriteFile(path, []byte(enc), 0o600)
 }
 
 func writeDevToken(token string) (string, error) {
@@ -141,7 +169,11 @@ Try it (a dev OpenCRVS token is in %[7]s):
   # 3. Without a token the edge answers 401 {"error":"Unauthorized"}
   curl -si %[1]s/v1/auth-token/clients
 
-  # 4. The sandbox: its state, an OpenCRVS record waiting for validation, a 401 storm
+  # 4. Register a sample birth (or death) the way OpenCRVS does, and watch it reach MOSIP
+  .bin/bridgectl -gateway %[1]s -sandbox %[9]s demo birth
+  .bin/bridgectl -gateway %[1]s -sandbox %[9]s demo death
+
+  # 5. The sandbox: its state, an OpenCRVS record waiting for validation, a 401 storm
   curl -s %[9]s/sandbox/admin
   curl -s -X POST %[9]s/sandbox/admin/opencrvs/records -d '{"event":"birth"}'
   curl -s -X PUT %[9]s/sandbox/admin/faults/mosip.authmanager -d '{"unauthorized":true,"remaining":3}'

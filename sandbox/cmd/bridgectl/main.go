@@ -3,6 +3,7 @@
 //	bridgectl [-addr host:port] token <client>            get a MOSIP token (prints expiry and a masked token)
 //	bridgectl [-addr host:port] invalidate <client> <tok> drop a token MOSIP rejected
 //	bridgectl [-addr host:port] clients                   token state of every client
+//	bridgectl [-gateway URL] [-sandbox URL] demo birth|death  register a sample birth or death and follow it into MOSIP
 package main
 
 import (
@@ -29,8 +30,10 @@ func main() {
 func realMain() error {
 	addr := flag.String("addr", "127.0.0.1:9101", "auth-token gRPC address")
 	show := flag.Bool("show-token", false, "print the whole token instead of a masked one")
+	gateway := flag.String("gateway", "http://127.0.0.1:2024", "REST gateway base URL (demo)")
+	sandbox := flag.String("sandbox", "http://127.0.0.1:20240", "sandbox base URL (demo)")
 	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "usage: bridgectl [-addr host:port] [-show-token] token <client> | invalidate <client> <token> | clients")
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: bridgectl [-addr host:port] [-show-token] token <client> | invalidate <client> <token> | clients\n       bridgectl [-gateway URL] [-sandbox URL] demo birth|death")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -38,6 +41,15 @@ func realMain() error {
 	if len(args) == 0 {
 		flag.Usage()
 		return fmt.Errorf("missing command")
+	}
+	if args[0] == "demo" {
+		if len(args) != 2 {
+			flag.Usage()
+			return fmt.Errorf("demo needs birth or death")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return demo(ctx, *gateway, *sandbox, args[1])
 	}
 	conn, err := rpc.Dial(*addr, rpc.ClientOptions{Timeout: 15 * time.Second})
 	if err != nil {

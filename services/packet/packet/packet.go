@@ -1,48 +1,253 @@
-// Package packet is the packet service: CRVS registrations into MOSIP packets, with the transaction record.
+// Package packet is the packet service: it turns CRVS registrations into
+// MOSIP packets and keeps the transaction record that links MOSIP's answers
+// back to the OpenCRVS record.
 //
-// This is the proto-backed skeleton laid down with the foundation: it serves
-// PacketService over gRPC with health, reflection and telemetry, and answers every RPC
-// with codes.Unimplemented until its own issue fills it in.
+// SubmitRegistration validates and maps a registration, records it durably
+// (store.Submit: transaction + River job in one database transaction) and
+// waits a bounded time (PACKET_SYNC_DEADLINE) for the worker to reach MOSIP.
+// The worker (a River job per transaction) drives createPacket and
+// workflowinstance as a step machine that resumes from the stored step, so a
+// retry or a restart never creates a packet twice.
+//
+// main and the all-in-one runner use Run; tests use New, Register, Start and
+// Close directly.
 package packet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
-	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
+
 	"github.com/mosipcrvs/bridge/pkg/rpc"
+	authtokenv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/authtoken/v1"
 	packetv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1"
+	"github.com/mosipcrvs/bridge/services/packet/idschema"
+	"github.com/mosipcrvs/bridge/services/packet/internal/store"
+	"github.com/mosipcrvs/bridge/services/packet/mapping"
+	"github.com/mosipcrvs/bridge/services/packet/mosipclient"
 )
 
-// Config is the packet service's configuration.
-type Config struct {
-	// ListenAddr is where the gRPC server listens.
-	ListenAddr string `env:"GRPC_LISTEN_ADDR" default:"127.0.0.1:9102" validate:"addr"`
-	Logging    config.Logging
-	TLS        config.GRPCTLS
+// drainTimeout bounds graceful shutdown of gRPC calls and of running jobs.
+const drainTimeout = 10 * time.Second
+
+// Retry schedule of temporary MOSIP failures: exponential from retryBase,
+// capped at retryCap, with ±20% jitter; the horizon ends it.
+const (
+	retryBase = 2 * time.Second
+	retryCap  = 5 * time.Minute
+)
+
+// pollInterval is how often SubmitRegistration looks at the transaction
+// while it waits for the worker.
+const pollInterval = 20 * time.Millisecond
+
+// Service is a configured packet service.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	queue   store.Queue
+	schema  *idschema.Schema
+	mapping *mapping.Mapping
+	builder *mosipclient.Builder
+	client  *mosipclient.Client
+	rids    *mosipclient.RIDGenerator
+	conn    *grpc.ClientConn
+	dropped metric.Int64Counter
+	now     func() time.Time
+	backoff time.Duration
 }
 
-// server answers every RPC with Unimplemented (embedded) for now.
-type server struct {
-	packetv1.UnimplementedPacketServiceServer
+// options are the seams tests use; production code passes none.
+type options struct {
+	tokens  mosipclient.TokenSource
+	http    *http.Client
+	now     func() time.Time
+	backoff time.Duration
 }
 
-// Register adds the PacketService to srv.
-func Register(srv *rpc.Server) {
-	packetv1.RegisterPacketServiceServer(srv.Server, &server{})
+// New validates cfg, opens the store and builds the service and its job
+// queue. It does not start the queue (Start) nor contact MOSIP.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error) {
+	return newService(ctx, cfg, logger, options{})
+}
+
+func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options) (*Service, error) {
+	if logger == nil {
+		return nil, errors.New("packet: logger is required")
+	}
+	if err := errors.Join(cfg.Validate(), cfg.TLS.Validate()); err != nil {
+		return nil, fmt.Errorf("packet: invalid configuration: %w", err)
+	}
+	schema, err := cfg.schema()
+	if err != nil {
+		return nil, fmt.Errorf("packet: %w", err)
+	}
+	mp, err := cfg.mapping()
+	if err != nil {
+		return nil, fmt.Errorf("packet: %w", err)
+	}
+	keys, err := store.ParseKeyring(cfg.TokenKeys.Value())
+	if err != nil {
+		return nil, fmt.Errorf("packet: PACKET_TOKEN_KEYS: %w", err)
+	}
+	rids, err := mosipclient.NewRIDGenerator(mosipclient.RIDConfig{
+		Form: mosipclient.RIDForm(cfg.RIDForm), CenterID: cfg.CenterID, MachineID: cfg.MachineID})
+	if err != nil {
+		return nil, fmt.Errorf("packet: %w", err)
+	}
+	s := &Service{
+		cfg: cfg, log: logger, schema: schema, mapping: mp, rids: rids,
+		builder: &mosipclient.Builder{CenterID: cfg.CenterID, MachineID: cfg.MachineID,
+			Source: cfg.PacketSource, SchemaVersion: cfg.SchemaVersion},
+		now: o.now, backoff: o.backoff,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.backoff <= 0 {
+		s.backoff = retryBase
+	}
+	s.dropped, err = otel.Meter("github.com/mosipcrvs/bridge/services/packet/packet").Int64Counter(
+		"packet.mapping.dropped_fields",
+		metric.WithDescription("requestFields entries dropped because the ID schema does not declare their target"),
+		metric.WithUnit("{field}"))
+	if err != nil {
+		return nil, fmt.Errorf("packet: metrics: %w", err)
+	}
+
+	tokens := o.tokens
+	if tokens == nil {
+		s.conn, err = rpc.Dial(cfg.AuthTokenAddr, rpc.ClientOptions{TLS: cfg.TLS})
+		if err != nil {
+			return nil, fmt.Errorf("packet: auth-token: %w", err)
+		}
+		tokens = mosipclient.NewAuthTokenSource(authtokenv1.NewAuthTokenServiceClient(s.conn))
+	}
+	s.client = &mosipclient.Client{
+		CreatePacketURL: cfg.CreatePacketURL.String(), WorkflowInstanceURL: cfg.ProcessPacketURL.String(),
+		HTTP: o.http, Tokens: tokens,
+	}
+
+	sopts := store.Options{
+		IDPrefix: cfg.TransactionIDPrefix, Keyring: keys, Now: o.now, Logger: logger,
+		JobMaxAttempts: maxAttempts(cfg.RetryHorizon),
+	}
+	if cfg.DatabaseURL != "" {
+		s.store, err = store.OpenPostgres(ctx, cfg.DatabaseURL, sopts)
+	} else {
+		if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				_ = s.closeConn()
+				return nil, fmt.Errorf("packet: PACKET_SQLITE_PATH: %w", err)
+			}
+		}
+		s.store, err = store.OpenSQLite(ctx, cfg.SQLitePath, sopts)
+	}
+	if err != nil {
+		_ = s.closeConn()
+		return nil, fmt.Errorf("packet: store: %w", err)
+	}
+
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &submitWorker{svc: s}); err != nil {
+		return nil, errors.Join(fmt.Errorf("packet: %w", err), s.store.Close(), s.closeConn())
+	}
+	s.queue, err = s.store.NewQueue(workers, river.Config{
+		FetchCooldown:     10 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+		JobTimeout:        2 * time.Minute,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("packet: %w", err), s.store.Close(), s.closeConn())
+	}
+	db := "sqlite " + cfg.SQLitePath
+	if cfg.DatabaseURL != "" {
+		db = "postgres"
+	}
+	logger.Info("packet configured", slog.String("store", db), slog.String("rid_form", cfg.RIDForm),
+		slog.String("source", cfg.PacketSource), slog.Duration("sync_deadline", cfg.SyncDeadline),
+		slog.Duration("retry_horizon", cfg.RetryHorizon))
+	return s, nil
+}
+
+// maxAttempts lets the retry horizon, not River's attempt limit, end the
+// retries: enough attempts at the capped interval to outlast the horizon.
+func maxAttempts(horizon time.Duration) int {
+	n := int(horizon/retryCap) + 50
+	return min(max(n, 25), 30000)
+}
+
+// Register adds PacketService to srv and marks it serving.
+func (s *Service) Register(srv *rpc.Server) {
+	packetv1.RegisterPacketServiceServer(srv.Server, &server{svc: s})
 	srv.SetServing(packetv1.PacketService_ServiceDesc.ServiceName, true)
 }
 
-// Run serves the packet gRPC API on lis until ctx is done, then stops gracefully.
+// Start starts the job queue. It keeps running until Close, whatever
+// happens to ctx, so that shutdown can drain gRPC calls first.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("packet: start queue: %w", err)
+	}
+	return nil
+}
+
+// Close stops the queue (letting running jobs finish for up to 10 s),
+// closes the store and the auth-token connection.
+func (s *Service) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	return errors.Join(s.queue.Stop(ctx), s.store.Close(), s.closeConn())
+}
+
+func (s *Service) closeConn() error {
+	if s.conn == nil {
+		return nil
+	}
+	return s.conn.Close()
+}
+
+// Run builds the service, starts its queue, serves it on lis until ctx is
+// done, drains gRPC calls for up to 10 s, stops the queue and closes the
+// store. lis is closed on return.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, lis net.Listener) error {
+	return run(ctx, cfg, logger, lis, options{})
+}
+
+func run(ctx context.Context, cfg Config, logger *slog.Logger, lis net.Listener, o options) error {
+	svc, err := newService(ctx, cfg, logger, o)
+	if err != nil {
+		_ = lis.Close()
+		if ctx.Err() != nil {
+			// Asked to stop while still starting (migrations take a moment):
+			// a clean stop, not a failure.
+			return nil
+		}
+		return err
+	}
 	srv, err := rpc.NewServer(rpc.ServerOptions{Logger: logger, TLS: cfg.TLS})
 	if err != nil {
-		return fmt.Errorf("packet: %w", err)
+		_ = lis.Close()
+		return errors.Join(fmt.Errorf("packet: %w", err), svc.Close())
 	}
-	Register(srv)
+	if err := svc.Start(ctx); err != nil {
+		_ = lis.Close()
+		return errors.Join(err, svc.Close())
+	}
+	svc.Register(srv)
 	logger.Info("packet serving", slog.String("addr", lis.Addr().String()))
-	return srv.Serve(ctx, lis, 10*time.Second)
+	err = srv.Serve(ctx, lis, drainTimeout)
+	return errors.Join(err, svc.Close())
 }
