@@ -205,6 +205,20 @@ func (f *fakePacket) SubmitRegistration(_ context.Context, in *packetv1.SubmitRe
 	return &packetv1.SubmitRegistrationResponse{TransactionId: "100010000000001", Status: "processing_started", Created: true}, nil
 }
 
+func (*fakePacket) ListTransactions(context.Context, *packetv1.ListTransactionsRequest) (*packetv1.ListTransactionsResponse, error) {
+	return &packetv1.ListTransactionsResponse{Transactions: []*packetv1.TransactionSummary{
+		{TransactionId: "100010000000001", EventId: "e1", ActionId: "a1", RegistrationNumber: "EE008OLG4317", Status: "processing_started", CreatedAt: timestamppb.New(time.Date(2025, 9, 10, 13, 15, 13, 0, time.UTC))},
+		{TransactionId: "100010000000002", Status: "confirmed", CreatedAt: timestamppb.Now()},
+	}}, nil
+}
+
+func (*fakePacket) CancelTransaction(_ context.Context, in *packetv1.CancelTransactionRequest) (*packetv1.CancelTransactionResponse, error) {
+	if in.GetTransactionId() != "100010000000001" {
+		return nil, status.Errorf(codes.NotFound, "no transaction")
+	}
+	return &packetv1.CancelTransactionResponse{TransactionId: in.GetTransactionId(), RegistrationNumber: "EE008OLG4317", Status: "cancelled"}, nil
+}
+
 func (f *fakePacket) lastSubmission() *packetv1.SubmitRegistrationRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()

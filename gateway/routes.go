@@ -60,6 +60,8 @@ func (g *Gateway) rawRoutes() []route {
 		// mosip-api contract), with the record-specific token.
 		{method: http.MethodPost, template: "/events/registration", handler: g.registration},
 		{method: http.MethodPost, template: "/events/update-biographics", handler: g.updateBiographics},
+		{method: http.MethodGet, template: "/debug/transactions", policy: routePolicy{timeout: operatorTimeout}, handler: g.listDebugTransactions},
+		{method: http.MethodDelete, template: "/debug/transactions/{id}", policy: routePolicy{timeout: operatorTimeout}, handler: g.deleteDebugTransaction},
 	}
 }
 

@@ -520,6 +520,344 @@ func (x *GetTransactionResponse) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListTransactionsRequest filters and pages the list.
+type ListTransactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only transactions at this step, e.g. "processing_started" (optional).
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// Only this process (optional).
+	Process Process `protobuf:"varint,2,opt,name=process,proto3,enum=mosipcrvs.packet.v1.Process" json:"process,omitempty"`
+	// Page size: 50 when 0, at most 500.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransactionsRequest) Reset() {
+	*x = ListTransactionsRequest{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransactionsRequest) ProtoMessage() {}
+
+func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListTransactionsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListTransactionsRequest) GetProcess() Process {
+	if x != nil {
+		return x.Process
+	}
+	return Process_PROCESS_UNSPECIFIED
+}
+
+func (x *ListTransactionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTransactionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// TransactionSummary is what support screens may see of a transaction.
+type TransactionSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// OpenCRVS event id.
+	EventId string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// OpenCRVS action id.
+	ActionId string `protobuf:"bytes,3,opt,name=action_id,json=actionId,proto3" json:"action_id,omitempty"`
+	// Registration number (birth or death certificate number).
+	RegistrationNumber string `protobuf:"bytes,4,opt,name=registration_number,json=registrationNumber,proto3" json:"registration_number,omitempty"`
+	// Process of the packet.
+	Process Process `protobuf:"varint,5,opt,name=process,proto3,enum=mosipcrvs.packet.v1.Process" json:"process,omitempty"`
+	// Current step.
+	Status string `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	// When the transaction was received.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactionSummary) Reset() {
+	*x = TransactionSummary{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactionSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactionSummary) ProtoMessage() {}
+
+func (x *TransactionSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactionSummary.ProtoReflect.Descriptor instead.
+func (*TransactionSummary) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TransactionSummary) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *TransactionSummary) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *TransactionSummary) GetActionId() string {
+	if x != nil {
+		return x.ActionId
+	}
+	return ""
+}
+
+func (x *TransactionSummary) GetRegistrationNumber() string {
+	if x != nil {
+		return x.RegistrationNumber
+	}
+	return ""
+}
+
+func (x *TransactionSummary) GetProcess() Process {
+	if x != nil {
+		return x.Process
+	}
+	return Process_PROCESS_UNSPECIFIED
+}
+
+func (x *TransactionSummary) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *TransactionSummary) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ListTransactionsResponse is one page.
+type ListTransactionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Transactions []*TransactionSummary `protobuf:"bytes,1,rep,name=transactions,proto3" json:"transactions,omitempty"`
+	// Token of the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransactionsResponse) Reset() {
+	*x = ListTransactionsResponse{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransactionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransactionsResponse) ProtoMessage() {}
+
+func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
+func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListTransactionsResponse) GetTransactions() []*TransactionSummary {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+func (x *ListTransactionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CancelTransactionRequest names the transaction to cancel.
+type CancelTransactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelTransactionRequest) Reset() {
+	*x = CancelTransactionRequest{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelTransactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelTransactionRequest) ProtoMessage() {}
+
+func (x *CancelTransactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelTransactionRequest.ProtoReflect.Descriptor instead.
+func (*CancelTransactionRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CancelTransactionRequest) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+// CancelTransactionResponse describes the cancelled transaction.
+type CancelTransactionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// Its registration number.
+	RegistrationNumber string `protobuf:"bytes,2,opt,name=registration_number,json=registrationNumber,proto3" json:"registration_number,omitempty"`
+	// Step after cancelling ("cancelled").
+	Status        string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelTransactionResponse) Reset() {
+	*x = CancelTransactionResponse{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelTransactionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelTransactionResponse) ProtoMessage() {}
+
+func (x *CancelTransactionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelTransactionResponse.ProtoReflect.Descriptor instead.
+func (*CancelTransactionResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CancelTransactionResponse) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *CancelTransactionResponse) GetRegistrationNumber() string {
+	if x != nil {
+		return x.RegistrationNumber
+	}
+	return ""
+}
+
+func (x *CancelTransactionResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 var File_mosipcrvs_packet_v1_packet_proto protoreflect.FileDescriptor
 
 const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
@@ -556,7 +894,31 @@ const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\aprocess\x18\x02 \x01(\x0e2\x1c.mosipcrvs.packet.v1.ProcessR\aprocess\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*i\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa5\x01\n" +
+	"\x17ListTransactionsRequest\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x126\n" +
+	"\aprocess\x18\x02 \x01(\x0e2\x1c.mosipcrvs.packet.v1.ProcessR\aprocess\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xaf\x02\n" +
+	"\x12TransactionSummary\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x19\n" +
+	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x1b\n" +
+	"\taction_id\x18\x03 \x01(\tR\bactionId\x12/\n" +
+	"\x13registration_number\x18\x04 \x01(\tR\x12registrationNumber\x126\n" +
+	"\aprocess\x18\x05 \x01(\x0e2\x1c.mosipcrvs.packet.v1.ProcessR\aprocess\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8f\x01\n" +
+	"\x18ListTransactionsResponse\x12K\n" +
+	"\ftransactions\x18\x01 \x03(\v2'.mosipcrvs.packet.v1.TransactionSummaryR\ftransactions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n" +
+	"\x18CancelTransactionRequest\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\"\x8b\x01\n" +
+	"\x19CancelTransactionResponse\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12/\n" +
+	"\x13registration_number\x18\x02 \x01(\tR\x12registrationNumber\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status*i\n" +
 	"\aProcess\x12\x17\n" +
 	"\x13PROCESS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PROCESS_CRVS_NEW\x10\x01\x12\x16\n" +
@@ -565,10 +927,12 @@ const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\x0eSubmissionKind\x12\x1f\n" +
 	"\x1bSUBMISSION_KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSUBMISSION_KIND_REGISTRATION\x10\x01\x12&\n" +
-	"\"SUBMISSION_KIND_UPDATE_BIOGRAPHICS\x10\x022\xf1\x01\n" +
+	"\"SUBMISSION_KIND_UPDATE_BIOGRAPHICS\x10\x022\xd6\x03\n" +
 	"\rPacketService\x12u\n" +
 	"\x12SubmitRegistration\x12..mosipcrvs.packet.v1.SubmitRegistrationRequest\x1a/.mosipcrvs.packet.v1.SubmitRegistrationResponse\x12i\n" +
-	"\x0eGetTransaction\x12*.mosipcrvs.packet.v1.GetTransactionRequest\x1a+.mosipcrvs.packet.v1.GetTransactionResponseB@Z>github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1;packetv1b\x06proto3"
+	"\x0eGetTransaction\x12*.mosipcrvs.packet.v1.GetTransactionRequest\x1a+.mosipcrvs.packet.v1.GetTransactionResponse\x12o\n" +
+	"\x10ListTransactions\x12,.mosipcrvs.packet.v1.ListTransactionsRequest\x1a-.mosipcrvs.packet.v1.ListTransactionsResponse\x12r\n" +
+	"\x11CancelTransaction\x12-.mosipcrvs.packet.v1.CancelTransactionRequest\x1a..mosipcrvs.packet.v1.CancelTransactionResponseB@Z>github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1;packetv1b\x06proto3"
 
 var (
 	file_mosipcrvs_packet_v1_packet_proto_rawDescOnce sync.Once
@@ -583,7 +947,7 @@ func file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP() []byte {
 }
 
 var file_mosipcrvs_packet_v1_packet_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mosipcrvs_packet_v1_packet_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_mosipcrvs_packet_v1_packet_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_mosipcrvs_packet_v1_packet_proto_goTypes = []any{
 	(Process)(0),                       // 0: mosipcrvs.packet.v1.Process
 	(SubmissionKind)(0),                // 1: mosipcrvs.packet.v1.SubmissionKind
@@ -592,27 +956,40 @@ var file_mosipcrvs_packet_v1_packet_proto_goTypes = []any{
 	(*SubmitRegistrationResponse)(nil), // 4: mosipcrvs.packet.v1.SubmitRegistrationResponse
 	(*GetTransactionRequest)(nil),      // 5: mosipcrvs.packet.v1.GetTransactionRequest
 	(*GetTransactionResponse)(nil),     // 6: mosipcrvs.packet.v1.GetTransactionResponse
-	(*structpb.Struct)(nil),            // 7: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 8: google.protobuf.Timestamp
+	(*ListTransactionsRequest)(nil),    // 7: mosipcrvs.packet.v1.ListTransactionsRequest
+	(*TransactionSummary)(nil),         // 8: mosipcrvs.packet.v1.TransactionSummary
+	(*ListTransactionsResponse)(nil),   // 9: mosipcrvs.packet.v1.ListTransactionsResponse
+	(*CancelTransactionRequest)(nil),   // 10: mosipcrvs.packet.v1.CancelTransactionRequest
+	(*CancelTransactionResponse)(nil),  // 11: mosipcrvs.packet.v1.CancelTransactionResponse
+	(*structpb.Struct)(nil),            // 12: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 13: google.protobuf.Timestamp
 }
 var file_mosipcrvs_packet_v1_packet_proto_depIdxs = []int32{
-	7,  // 0: mosipcrvs.packet.v1.SubmitRegistrationRequest.request_fields:type_name -> google.protobuf.Struct
-	7,  // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest.meta_info:type_name -> google.protobuf.Struct
-	7,  // 2: mosipcrvs.packet.v1.SubmitRegistrationRequest.audit:type_name -> google.protobuf.Struct
+	12, // 0: mosipcrvs.packet.v1.SubmitRegistrationRequest.request_fields:type_name -> google.protobuf.Struct
+	12, // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest.meta_info:type_name -> google.protobuf.Struct
+	12, // 2: mosipcrvs.packet.v1.SubmitRegistrationRequest.audit:type_name -> google.protobuf.Struct
 	2,  // 3: mosipcrvs.packet.v1.SubmitRegistrationRequest.notification:type_name -> mosipcrvs.packet.v1.Notification
 	1,  // 4: mosipcrvs.packet.v1.SubmitRegistrationRequest.kind:type_name -> mosipcrvs.packet.v1.SubmissionKind
 	0,  // 5: mosipcrvs.packet.v1.SubmitRegistrationResponse.process:type_name -> mosipcrvs.packet.v1.Process
 	0,  // 6: mosipcrvs.packet.v1.GetTransactionResponse.process:type_name -> mosipcrvs.packet.v1.Process
-	8,  // 7: mosipcrvs.packet.v1.GetTransactionResponse.created_at:type_name -> google.protobuf.Timestamp
-	3,  // 8: mosipcrvs.packet.v1.PacketService.SubmitRegistration:input_type -> mosipcrvs.packet.v1.SubmitRegistrationRequest
-	5,  // 9: mosipcrvs.packet.v1.PacketService.GetTransaction:input_type -> mosipcrvs.packet.v1.GetTransactionRequest
-	4,  // 10: mosipcrvs.packet.v1.PacketService.SubmitRegistration:output_type -> mosipcrvs.packet.v1.SubmitRegistrationResponse
-	6,  // 11: mosipcrvs.packet.v1.PacketService.GetTransaction:output_type -> mosipcrvs.packet.v1.GetTransactionResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 7: mosipcrvs.packet.v1.GetTransactionResponse.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 8: mosipcrvs.packet.v1.ListTransactionsRequest.process:type_name -> mosipcrvs.packet.v1.Process
+	0,  // 9: mosipcrvs.packet.v1.TransactionSummary.process:type_name -> mosipcrvs.packet.v1.Process
+	13, // 10: mosipcrvs.packet.v1.TransactionSummary.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 11: mosipcrvs.packet.v1.ListTransactionsResponse.transactions:type_name -> mosipcrvs.packet.v1.TransactionSummary
+	3,  // 12: mosipcrvs.packet.v1.PacketService.SubmitRegistration:input_type -> mosipcrvs.packet.v1.SubmitRegistrationRequest
+	5,  // 13: mosipcrvs.packet.v1.PacketService.GetTransaction:input_type -> mosipcrvs.packet.v1.GetTransactionRequest
+	7,  // 14: mosipcrvs.packet.v1.PacketService.ListTransactions:input_type -> mosipcrvs.packet.v1.ListTransactionsRequest
+	10, // 15: mosipcrvs.packet.v1.PacketService.CancelTransaction:input_type -> mosipcrvs.packet.v1.CancelTransactionRequest
+	4,  // 16: mosipcrvs.packet.v1.PacketService.SubmitRegistration:output_type -> mosipcrvs.packet.v1.SubmitRegistrationResponse
+	6,  // 17: mosipcrvs.packet.v1.PacketService.GetTransaction:output_type -> mosipcrvs.packet.v1.GetTransactionResponse
+	9,  // 18: mosipcrvs.packet.v1.PacketService.ListTransactions:output_type -> mosipcrvs.packet.v1.ListTransactionsResponse
+	11, // 19: mosipcrvs.packet.v1.PacketService.CancelTransaction:output_type -> mosipcrvs.packet.v1.CancelTransactionResponse
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_mosipcrvs_packet_v1_packet_proto_init() }
@@ -626,7 +1003,7 @@ func file_mosipcrvs_packet_v1_packet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mosipcrvs_packet_v1_packet_proto_rawDesc), len(file_mosipcrvs_packet_v1_packet_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

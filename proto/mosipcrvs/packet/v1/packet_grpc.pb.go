@@ -21,6 +21,8 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PacketService_SubmitRegistration_FullMethodName = "/mosipcrvs.packet.v1.PacketService/SubmitRegistration"
 	PacketService_GetTransaction_FullMethodName     = "/mosipcrvs.packet.v1.PacketService/GetTransaction"
+	PacketService_ListTransactions_FullMethodName   = "/mosipcrvs.packet.v1.PacketService/ListTransactions"
+	PacketService_CancelTransaction_FullMethodName  = "/mosipcrvs.packet.v1.PacketService/CancelTransaction"
 )
 
 // PacketServiceClient is the client API for PacketService service.
@@ -36,6 +38,13 @@ type PacketServiceClient interface {
 	SubmitRegistration(ctx context.Context, in *SubmitRegistrationRequest, opts ...grpc.CallOption) (*SubmitRegistrationResponse, error)
 	// GetTransaction returns a transaction's status.
 	GetTransaction(ctx context.Context, in *GetTransactionRequest, opts ...grpc.CallOption) (*GetTransactionResponse, error)
+	// ListTransactions lists transactions, newest first, without tokens or
+	// personal data.
+	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
+	// CancelTransaction stops an unfinished transaction (no more MOSIP calls,
+	// no confirmation) and frees its OpenCRVS event and action for a new
+	// submission. Support staff use it for records stuck in MOSIP.
+	CancelTransaction(ctx context.Context, in *CancelTransactionRequest, opts ...grpc.CallOption) (*CancelTransactionResponse, error)
 }
 
 type packetServiceClient struct {
@@ -66,6 +75,26 @@ func (c *packetServiceClient) GetTransaction(ctx context.Context, in *GetTransac
 	return out, nil
 }
 
+func (c *packetServiceClient) ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTransactionsResponse)
+	err := c.cc.Invoke(ctx, PacketService_ListTransactions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *packetServiceClient) CancelTransaction(ctx context.Context, in *CancelTransactionRequest, opts ...grpc.CallOption) (*CancelTransactionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelTransactionResponse)
+	err := c.cc.Invoke(ctx, PacketService_CancelTransaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PacketServiceServer is the server API for PacketService service.
 // All implementations must embed UnimplementedPacketServiceServer
 // for forward compatibility.
@@ -79,6 +108,13 @@ type PacketServiceServer interface {
 	SubmitRegistration(context.Context, *SubmitRegistrationRequest) (*SubmitRegistrationResponse, error)
 	// GetTransaction returns a transaction's status.
 	GetTransaction(context.Context, *GetTransactionRequest) (*GetTransactionResponse, error)
+	// ListTransactions lists transactions, newest first, without tokens or
+	// personal data.
+	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)
+	// CancelTransaction stops an unfinished transaction (no more MOSIP calls,
+	// no confirmation) and frees its OpenCRVS event and action for a new
+	// submission. Support staff use it for records stuck in MOSIP.
+	CancelTransaction(context.Context, *CancelTransactionRequest) (*CancelTransactionResponse, error)
 	mustEmbedUnimplementedPacketServiceServer()
 }
 
@@ -94,6 +130,12 @@ func (UnimplementedPacketServiceServer) SubmitRegistration(context.Context, *Sub
 }
 func (UnimplementedPacketServiceServer) GetTransaction(context.Context, *GetTransactionRequest) (*GetTransactionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTransaction not implemented")
+}
+func (UnimplementedPacketServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTransactions not implemented")
+}
+func (UnimplementedPacketServiceServer) CancelTransaction(context.Context, *CancelTransactionRequest) (*CancelTransactionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelTransaction not implemented")
 }
 func (UnimplementedPacketServiceServer) mustEmbedUnimplementedPacketServiceServer() {}
 func (UnimplementedPacketServiceServer) testEmbeddedByValue()                       {}
@@ -152,6 +194,42 @@ func _PacketService_GetTransaction_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PacketService_ListTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTransactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PacketServiceServer).ListTransactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PacketService_ListTransactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PacketServiceServer).ListTransactions(ctx, req.(*ListTransactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PacketService_CancelTransaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelTransactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PacketServiceServer).CancelTransaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PacketService_CancelTransaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PacketServiceServer).CancelTransaction(ctx, req.(*CancelTransactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PacketService_ServiceDesc is the grpc.ServiceDesc for PacketService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +244,14 @@ var PacketService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTransaction",
 			Handler:    _PacketService_GetTransaction_Handler,
+		},
+		{
+			MethodName: "ListTransactions",
+			Handler:    _PacketService_ListTransactions_Handler,
+		},
+		{
+			MethodName: "CancelTransaction",
+			Handler:    _PacketService_CancelTransaction_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
