@@ -522,6 +522,27 @@ type confirmInput struct {
 	declaration, annotation, content map[string]any
 }
 
+// confirmationTarget is what accept and reject check first, in OpenCRVS's
+// order: the token's scopes and claims (for the event's type), then that
+// the event exists, then that no user is assigned. c.mu must be held.
+func (c *CRVS) confirmationTarget(tok *tokenInfo, accept bool, actionType, eventID, actionID string) (*EventDocument, *trpcError) {
+	ev := c.events[eventID]
+	eventType := ""
+	if ev != nil {
+		eventType = ev.Type
+	}
+	if err := authorizeConfirmation(tok, accept, actionType, eventType, eventID, actionID); err != nil {
+		return nil, err
+	}
+	if ev == nil {
+		return nil, newError("NOT_FOUND", "Event not found with ID: "+eventID)
+	}
+	if err := c.conflict(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
 // acceptProc is getDefaultActionProcedures(actionType).accept.
 func (c *CRVS) acceptProc(actionType string) func(*tokenInfo, any) (any, *trpcError) {
 	return func(tok *tokenInfo, raw any) (any, *trpcError) {
@@ -531,18 +552,8 @@ func (c *CRVS) acceptProc(actionType string) func(*tokenInfo, any) (any, *trpcEr
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		ev := c.events[in.eventID]
-		eventType := ""
-		if ev != nil {
-			eventType = ev.Type
-		}
-		if err := authorizeConfirmation(tok, true, actionType, eventType, in.eventID, in.actionID); err != nil {
-			return nil, err
-		}
-		if ev == nil {
-			return nil, newError("NOT_FOUND", "Event not found with ID: "+in.eventID)
-		}
-		if err := c.conflict(ev); err != nil {
+		ev, err := c.confirmationTarget(tok, true, actionType, in.eventID, in.actionID)
+		if err != nil {
 			return nil, err
 		}
 		original := ev.action(in.actionID)
@@ -580,18 +591,8 @@ func (c *CRVS) rejectProc(actionType string) func(*tokenInfo, any) (any, *trpcEr
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		ev := c.events[in.eventID]
-		eventType := ""
-		if ev != nil {
-			eventType = ev.Type
-		}
-		if err := authorizeConfirmation(tok, false, actionType, eventType, in.eventID, in.actionID); err != nil {
-			return nil, err
-		}
-		if ev == nil {
-			return nil, newError("NOT_FOUND", "Event not found with ID: "+in.eventID)
-		}
-		if err := c.conflict(ev); err != nil {
+		ev, err := c.confirmationTarget(tok, false, actionType, in.eventID, in.actionID)
+		if err != nil {
 			return nil, err
 		}
 		if ev.action(in.actionID) == nil {
