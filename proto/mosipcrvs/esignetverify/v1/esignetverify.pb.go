@@ -9,6 +9,7 @@ package esignetverifyv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +22,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// IndividualIdType is the kind of MOSIP identifier presented.
+type IndividualIdType int32
+
+const (
+	// Not set: the service's configured default (IDA_INDIVIDUAL_ID_TYPE).
+	IndividualIdType_INDIVIDUAL_ID_TYPE_UNSPECIFIED IndividualIdType = 0
+	// Unique identification number.
+	IndividualIdType_INDIVIDUAL_ID_TYPE_UIN IndividualIdType = 1
+	// Virtual id.
+	IndividualIdType_INDIVIDUAL_ID_TYPE_VID IndividualIdType = 2
+)
+
+// Enum value maps for IndividualIdType.
+var (
+	IndividualIdType_name = map[int32]string{
+		0: "INDIVIDUAL_ID_TYPE_UNSPECIFIED",
+		1: "INDIVIDUAL_ID_TYPE_UIN",
+		2: "INDIVIDUAL_ID_TYPE_VID",
+	}
+	IndividualIdType_value = map[string]int32{
+		"INDIVIDUAL_ID_TYPE_UNSPECIFIED": 0,
+		"INDIVIDUAL_ID_TYPE_UIN":         1,
+		"INDIVIDUAL_ID_TYPE_VID":         2,
+	}
+)
+
+func (x IndividualIdType) Enum() *IndividualIdType {
+	p := new(IndividualIdType)
+	*p = x
+	return p
+}
+
+func (x IndividualIdType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IndividualIdType) Descriptor() protoreflect.EnumDescriptor {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[0].Descriptor()
+}
+
+func (IndividualIdType) Type() protoreflect.EnumType {
+	return &file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[0]
+}
+
+func (x IndividualIdType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IndividualIdType.Descriptor instead.
+func (IndividualIdType) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{0}
+}
+
 // VerificationResult is the outcome of a demographic check.
 type VerificationResult int32
 
@@ -29,7 +83,7 @@ const (
 	VerificationResult_VERIFICATION_RESULT_UNSPECIFIED VerificationResult = 0
 	// The demographics match the identity.
 	VerificationResult_VERIFICATION_RESULT_VERIFIED VerificationResult = 1
-	// They do not match, or the id is unknown.
+	// They do not match, or the id is unknown or deactivated.
 	VerificationResult_VERIFICATION_RESULT_FAILED VerificationResult = 2
 )
 
@@ -58,11 +112,11 @@ func (x VerificationResult) String() string {
 }
 
 func (VerificationResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[0].Descriptor()
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[1].Descriptor()
 }
 
 func (VerificationResult) Type() protoreflect.EnumType {
-	return &file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[0]
+	return &file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[1]
 }
 
 func (x VerificationResult) Number() protoreflect.EnumNumber {
@@ -71,7 +125,249 @@ func (x VerificationResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use VerificationResult.Descriptor instead.
 func (VerificationResult) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{1}
+}
+
+// FailureReason says why a verification failed.
+type FailureReason int32
+
+const (
+	// Not set (the identity was verified).
+	FailureReason_FAILURE_REASON_UNSPECIFIED FailureReason = 0
+	// One or more attributes did not match (IDA-DEA-001) or are not held
+	// by MOSIP (IDA-DEA-003).
+	FailureReason_FAILURE_REASON_DEMOGRAPHIC_MISMATCH FailureReason = 1
+	// MOSIP does not know the id, or it is not a valid UIN/VID
+	// (IDA-MLC-018, IDA-MLC-002, IDA-MLC-004, IDA-MLC-026, IDA-MLC-027).
+	FailureReason_FAILURE_REASON_IDENTITY_NOT_FOUND FailureReason = 2
+	// The identity or VID is deactivated, blocked or expired (IDA-MLC-003,
+	// IDA-MLC-005, IDA-MLC-010, IDA-MLC-022, IDA-MLC-023).
+	FailureReason_FAILURE_REASON_IDENTITY_INACTIVE FailureReason = 3
+	// IDA answered authStatus false without a reason.
+	FailureReason_FAILURE_REASON_NOT_AUTHENTICATED FailureReason = 4
+)
+
+// Enum value maps for FailureReason.
+var (
+	FailureReason_name = map[int32]string{
+		0: "FAILURE_REASON_UNSPECIFIED",
+		1: "FAILURE_REASON_DEMOGRAPHIC_MISMATCH",
+		2: "FAILURE_REASON_IDENTITY_NOT_FOUND",
+		3: "FAILURE_REASON_IDENTITY_INACTIVE",
+		4: "FAILURE_REASON_NOT_AUTHENTICATED",
+	}
+	FailureReason_value = map[string]int32{
+		"FAILURE_REASON_UNSPECIFIED":          0,
+		"FAILURE_REASON_DEMOGRAPHIC_MISMATCH": 1,
+		"FAILURE_REASON_IDENTITY_NOT_FOUND":   2,
+		"FAILURE_REASON_IDENTITY_INACTIVE":    3,
+		"FAILURE_REASON_NOT_AUTHENTICATED":    4,
+	}
+)
+
+func (x FailureReason) Enum() *FailureReason {
+	p := new(FailureReason)
+	*p = x
+	return p
+}
+
+func (x FailureReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FailureReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[2].Descriptor()
+}
+
+func (FailureReason) Type() protoreflect.EnumType {
+	return &file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[2]
+}
+
+func (x FailureReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FailureReason.Descriptor instead.
+func (FailureReason) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{2}
+}
+
+// Attribute is a demographic attribute sent to IDA.
+type Attribute int32
+
+const (
+	// Not set.
+	Attribute_ATTRIBUTE_UNSPECIFIED Attribute = 0
+	// The name (IDA "name").
+	Attribute_ATTRIBUTE_NAME Attribute = 1
+	// The date of birth (IDA "dob").
+	Attribute_ATTRIBUTE_DATE_OF_BIRTH Attribute = 2
+	// The gender (IDA "gender").
+	Attribute_ATTRIBUTE_GENDER Attribute = 3
+)
+
+// Enum value maps for Attribute.
+var (
+	Attribute_name = map[int32]string{
+		0: "ATTRIBUTE_UNSPECIFIED",
+		1: "ATTRIBUTE_NAME",
+		2: "ATTRIBUTE_DATE_OF_BIRTH",
+		3: "ATTRIBUTE_GENDER",
+	}
+	Attribute_value = map[string]int32{
+		"ATTRIBUTE_UNSPECIFIED":   0,
+		"ATTRIBUTE_NAME":          1,
+		"ATTRIBUTE_DATE_OF_BIRTH": 2,
+		"ATTRIBUTE_GENDER":        3,
+	}
+)
+
+func (x Attribute) Enum() *Attribute {
+	p := new(Attribute)
+	*p = x
+	return p
+}
+
+func (x Attribute) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Attribute) Descriptor() protoreflect.EnumDescriptor {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[3].Descriptor()
+}
+
+func (Attribute) Type() protoreflect.EnumType {
+	return &file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[3]
+}
+
+func (x Attribute) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Attribute.Descriptor instead.
+func (Attribute) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{3}
+}
+
+// MatchStatus is what IDA said about one attribute.
+type MatchStatus int32
+
+const (
+	// IDA did not compare it (the identity was not found, for instance).
+	MatchStatus_MATCH_STATUS_UNSPECIFIED MatchStatus = 0
+	// It matched.
+	MatchStatus_MATCH_STATUS_MATCHED MatchStatus = 1
+	// It did not match (IDA-DEA-001).
+	MatchStatus_MATCH_STATUS_MISMATCHED MatchStatus = 2
+	// MOSIP holds no value for it (IDA-DEA-003).
+	MatchStatus_MATCH_STATUS_NOT_AVAILABLE MatchStatus = 3
+)
+
+// Enum value maps for MatchStatus.
+var (
+	MatchStatus_name = map[int32]string{
+		0: "MATCH_STATUS_UNSPECIFIED",
+		1: "MATCH_STATUS_MATCHED",
+		2: "MATCH_STATUS_MISMATCHED",
+		3: "MATCH_STATUS_NOT_AVAILABLE",
+	}
+	MatchStatus_value = map[string]int32{
+		"MATCH_STATUS_UNSPECIFIED":   0,
+		"MATCH_STATUS_MATCHED":       1,
+		"MATCH_STATUS_MISMATCHED":    2,
+		"MATCH_STATUS_NOT_AVAILABLE": 3,
+	}
+)
+
+func (x MatchStatus) Enum() *MatchStatus {
+	p := new(MatchStatus)
+	*p = x
+	return p
+}
+
+func (x MatchStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MatchStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[4].Descriptor()
+}
+
+func (MatchStatus) Type() protoreflect.EnumType {
+	return &file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes[4]
+}
+
+func (x MatchStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MatchStatus.Descriptor instead.
+func (MatchStatus) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{4}
+}
+
+// PersonName is a name in the CRVS's parts.
+type PersonName struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Given name.
+	FirstName string `protobuf:"bytes,1,opt,name=first_name,json=firstName,proto3" json:"first_name,omitempty"`
+	// Middle names, optional.
+	MiddleName string `protobuf:"bytes,2,opt,name=middle_name,json=middleName,proto3" json:"middle_name,omitempty"`
+	// Family name.
+	Surname       string `protobuf:"bytes,3,opt,name=surname,proto3" json:"surname,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonName) Reset() {
+	*x = PersonName{}
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonName) ProtoMessage() {}
+
+func (x *PersonName) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonName.ProtoReflect.Descriptor instead.
+func (*PersonName) Descriptor() ([]byte, []int) {
 	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PersonName) GetFirstName() string {
+	if x != nil {
+		return x.FirstName
+	}
+	return ""
+}
+
+func (x *PersonName) GetMiddleName() string {
+	if x != nil {
+		return x.MiddleName
+	}
+	return ""
+}
+
+func (x *PersonName) GetSurname() string {
+	if x != nil {
+		return x.Surname
+	}
+	return ""
 }
 
 // VerifyIdentityRequest holds the demographics to verify.
@@ -79,15 +375,15 @@ type VerifyIdentityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// UIN or VID.
 	IndividualId string `protobuf:"bytes,1,opt,name=individual_id,json=individualId,proto3" json:"individual_id,omitempty"`
+	// Kind of individual_id; unset means the configured default.
+	IndividualIdType IndividualIdType `protobuf:"varint,2,opt,name=individual_id_type,json=individualIdType,proto3,enum=mosipcrvs.esignetverify.v1.IndividualIdType" json:"individual_id_type,omitempty"`
 	// Date of birth, yyyy-MM-dd.
-	DateOfBirth string `protobuf:"bytes,2,opt,name=date_of_birth,json=dateOfBirth,proto3" json:"date_of_birth,omitempty"`
-	// Given name.
-	FirstName string `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3" json:"first_name,omitempty"`
-	// Family name.
-	Surname string `protobuf:"bytes,4,opt,name=surname,proto3" json:"surname,omitempty"`
-	// Gender, optional.
+	DateOfBirth string `protobuf:"bytes,3,opt,name=date_of_birth,json=dateOfBirth,proto3" json:"date_of_birth,omitempty"`
+	// Name as registered in MOSIP.
+	Name *PersonName `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// Gender, optional (as the CRVS records it, e.g. "female").
 	Gender string `protobuf:"bytes,5,opt,name=gender,proto3" json:"gender,omitempty"`
-	// Caller's correlation id, optional.
+	// Caller's correlation id, optional; logged, never sent to MOSIP.
 	TransactionId string `protobuf:"bytes,6,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -95,7 +391,7 @@ type VerifyIdentityRequest struct {
 
 func (x *VerifyIdentityRequest) Reset() {
 	*x = VerifyIdentityRequest{}
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[0]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -107,7 +403,7 @@ func (x *VerifyIdentityRequest) String() string {
 func (*VerifyIdentityRequest) ProtoMessage() {}
 
 func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[0]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -120,7 +416,7 @@ func (x *VerifyIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyIdentityRequest.ProtoReflect.Descriptor instead.
 func (*VerifyIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{0}
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *VerifyIdentityRequest) GetIndividualId() string {
@@ -130,6 +426,13 @@ func (x *VerifyIdentityRequest) GetIndividualId() string {
 	return ""
 }
 
+func (x *VerifyIdentityRequest) GetIndividualIdType() IndividualIdType {
+	if x != nil {
+		return x.IndividualIdType
+	}
+	return IndividualIdType_INDIVIDUAL_ID_TYPE_UNSPECIFIED
+}
+
 func (x *VerifyIdentityRequest) GetDateOfBirth() string {
 	if x != nil {
 		return x.DateOfBirth
@@ -137,18 +440,11 @@ func (x *VerifyIdentityRequest) GetDateOfBirth() string {
 	return ""
 }
 
-func (x *VerifyIdentityRequest) GetFirstName() string {
+func (x *VerifyIdentityRequest) GetName() *PersonName {
 	if x != nil {
-		return x.FirstName
+		return x.Name
 	}
-	return ""
-}
-
-func (x *VerifyIdentityRequest) GetSurname() string {
-	if x != nil {
-		return x.Surname
-	}
-	return ""
+	return nil
 }
 
 func (x *VerifyIdentityRequest) GetGender() string {
@@ -165,18 +461,145 @@ func (x *VerifyIdentityRequest) GetTransactionId() string {
 	return ""
 }
 
-// VerifyIdentityResponse is the verification outcome.
-type VerifyIdentityResponse struct {
+// AttributeMatch is the outcome for one attribute that was sent.
+type AttributeMatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Outcome.
-	Result        VerificationResult `protobuf:"varint,1,opt,name=result,proto3,enum=mosipcrvs.esignetverify.v1.VerificationResult" json:"result,omitempty"`
+	// The attribute.
+	Attribute Attribute `protobuf:"varint,1,opt,name=attribute,proto3,enum=mosipcrvs.esignetverify.v1.Attribute" json:"attribute,omitempty"`
+	// What IDA said about it.
+	Status        MatchStatus `protobuf:"varint,2,opt,name=status,proto3,enum=mosipcrvs.esignetverify.v1.MatchStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *AttributeMatch) Reset() {
+	*x = AttributeMatch{}
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeMatch) ProtoMessage() {}
+
+func (x *AttributeMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeMatch.ProtoReflect.Descriptor instead.
+func (*AttributeMatch) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AttributeMatch) GetAttribute() Attribute {
+	if x != nil {
+		return x.Attribute
+	}
+	return Attribute_ATTRIBUTE_UNSPECIFIED
+}
+
+func (x *AttributeMatch) GetStatus() MatchStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MatchStatus_MATCH_STATUS_UNSPECIFIED
+}
+
+// MosipError is one entry of IDA's errors array.
+type MosipError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// IDA's error code, e.g. "IDA-DEA-001".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// errorMessage.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// actionMessage, when IDA gave one.
+	ActionMessage string `protobuf:"bytes,3,opt,name=action_message,json=actionMessage,proto3" json:"action_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MosipError) Reset() {
+	*x = MosipError{}
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MosipError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MosipError) ProtoMessage() {}
+
+func (x *MosipError) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MosipError.ProtoReflect.Descriptor instead.
+func (*MosipError) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MosipError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *MosipError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *MosipError) GetActionMessage() string {
+	if x != nil {
+		return x.ActionMessage
+	}
+	return ""
+}
+
+// VerifyIdentityResponse is the verification outcome.
+type VerifyIdentityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Outcome.
+	Result VerificationResult `protobuf:"varint,1,opt,name=result,proto3,enum=mosipcrvs.esignetverify.v1.VerificationResult" json:"result,omitempty"`
+	// Why it failed; unset when verified.
+	FailureReason FailureReason `protobuf:"varint,2,opt,name=failure_reason,json=failureReason,proto3,enum=mosipcrvs.esignetverify.v1.FailureReason" json:"failure_reason,omitempty"`
+	// One entry per attribute sent to IDA.
+	Attributes []*AttributeMatch `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	// IDA's errors, as it sent them.
+	Errors []*MosipError `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
+	// The transactionID sent to IDA (10 alphanumerics), for MOSIP support.
+	IdaTransactionId string `protobuf:"bytes,5,opt,name=ida_transaction_id,json=idaTransactionId,proto3" json:"ida_transaction_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
 func (x *VerifyIdentityResponse) Reset() {
 	*x = VerifyIdentityResponse{}
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[1]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +611,7 @@ func (x *VerifyIdentityResponse) String() string {
 func (*VerifyIdentityResponse) ProtoMessage() {}
 
 func (x *VerifyIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[1]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +624,7 @@ func (x *VerifyIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyIdentityResponse.ProtoReflect.Descriptor instead.
 func (*VerifyIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{1}
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *VerifyIdentityResponse) GetResult() VerificationResult {
@@ -209,6 +632,34 @@ func (x *VerifyIdentityResponse) GetResult() VerificationResult {
 		return x.Result
 	}
 	return VerificationResult_VERIFICATION_RESULT_UNSPECIFIED
+}
+
+func (x *VerifyIdentityResponse) GetFailureReason() FailureReason {
+	if x != nil {
+		return x.FailureReason
+	}
+	return FailureReason_FAILURE_REASON_UNSPECIFIED
+}
+
+func (x *VerifyIdentityResponse) GetAttributes() []*AttributeMatch {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *VerifyIdentityResponse) GetErrors() []*MosipError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *VerifyIdentityResponse) GetIdaTransactionId() string {
+	if x != nil {
+		return x.IdaTransactionId
+	}
+	return ""
 }
 
 // ExchangeAuthorizationCodeRequest carries the eSignet redirect parameters.
@@ -220,7 +671,8 @@ type ExchangeAuthorizationCodeRequest struct {
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// OIDC client id.
 	ClientId string `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	// Redirect URI used in the authorize request.
+	// Redirect URI of the authorize request; its query and fragment are
+	// dropped before the token request.
 	RedirectUri   string `protobuf:"bytes,4,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -228,7 +680,7 @@ type ExchangeAuthorizationCodeRequest struct {
 
 func (x *ExchangeAuthorizationCodeRequest) Reset() {
 	*x = ExchangeAuthorizationCodeRequest{}
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[2]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +692,7 @@ func (x *ExchangeAuthorizationCodeRequest) String() string {
 func (*ExchangeAuthorizationCodeRequest) ProtoMessage() {}
 
 func (x *ExchangeAuthorizationCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[2]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +705,7 @@ func (x *ExchangeAuthorizationCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeAuthorizationCodeRequest.ProtoReflect.Descriptor instead.
 func (*ExchangeAuthorizationCodeRequest) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{2}
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExchangeAuthorizationCodeRequest) GetCode() string {
@@ -284,24 +736,36 @@ func (x *ExchangeAuthorizationCodeRequest) GetRedirectUri() string {
 	return ""
 }
 
-// ExchangeAuthorizationCodeResponse holds the mapped userinfo.
+// ExchangeAuthorizationCodeResponse holds the verified userinfo.
 type ExchangeAuthorizationCodeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Partner-specific user token (userinfo sub).
+	// Partner-specific user token (the userinfo sub).
 	Sub string `protobuf:"bytes,1,opt,name=sub,proto3" json:"sub,omitempty"`
-	// Full name.
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Date of birth, yyyy-MM-dd.
-	BirthDate string `protobuf:"bytes,3,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	// The name, in the configured claims language.
+	Name *PersonName `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Gender, lower case.
-	Gender        string `protobuf:"bytes,4,opt,name=gender,proto3" json:"gender,omitempty"`
+	Gender string `protobuf:"bytes,3,opt,name=gender,proto3" json:"gender,omitempty"`
+	// Date of birth, yyyy-MM-dd; empty when eSignet sent none or an
+	// unreadable one.
+	BirthDate string `protobuf:"bytes,4,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	// UIN or VID when eSignet released individual_id.
+	IndividualId string `protobuf:"bytes,5,opt,name=individual_id,json=individualId,proto3" json:"individual_id,omitempty"`
+	// Every userinfo claim as eSignet sent it, after verification.
+	Claims *structpb.Struct `protobuf:"bytes,6,opt,name=claims,proto3" json:"claims,omitempty"`
+	// The JSON object the OpenCRVS forms read (sub, name, gender,
+	// birthDate, dobUnknown, verificationStatus, idType, nid and the
+	// country's mapped claims), shaped by the service's configuration.
+	FormData *structpb.Struct `protobuf:"bytes,7,opt,name=form_data,json=formData,proto3" json:"form_data,omitempty"`
+	// Which key verified the userinfo: "jwks:<kid>" or "certificate:<sha256
+	// hex of the DER>".
+	VerifiedBy    string `protobuf:"bytes,8,opt,name=verified_by,json=verifiedBy,proto3" json:"verified_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExchangeAuthorizationCodeResponse) Reset() {
 	*x = ExchangeAuthorizationCodeResponse{}
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[3]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +777,7 @@ func (x *ExchangeAuthorizationCodeResponse) String() string {
 func (*ExchangeAuthorizationCodeResponse) ProtoMessage() {}
 
 func (x *ExchangeAuthorizationCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[3]
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +790,7 @@ func (x *ExchangeAuthorizationCodeResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ExchangeAuthorizationCodeResponse.ProtoReflect.Descriptor instead.
 func (*ExchangeAuthorizationCodeResponse) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{3}
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExchangeAuthorizationCodeResponse) GetSub() string {
@@ -336,9 +800,16 @@ func (x *ExchangeAuthorizationCodeResponse) GetSub() string {
 	return ""
 }
 
-func (x *ExchangeAuthorizationCodeResponse) GetName() string {
+func (x *ExchangeAuthorizationCodeResponse) GetName() *PersonName {
 	if x != nil {
 		return x.Name
+	}
+	return nil
+}
+
+func (x *ExchangeAuthorizationCodeResponse) GetGender() string {
+	if x != nil {
+		return x.Gender
 	}
 	return ""
 }
@@ -350,9 +821,151 @@ func (x *ExchangeAuthorizationCodeResponse) GetBirthDate() string {
 	return ""
 }
 
-func (x *ExchangeAuthorizationCodeResponse) GetGender() string {
+func (x *ExchangeAuthorizationCodeResponse) GetIndividualId() string {
 	if x != nil {
-		return x.Gender
+		return x.IndividualId
+	}
+	return ""
+}
+
+func (x *ExchangeAuthorizationCodeResponse) GetClaims() *structpb.Struct {
+	if x != nil {
+		return x.Claims
+	}
+	return nil
+}
+
+func (x *ExchangeAuthorizationCodeResponse) GetFormData() *structpb.Struct {
+	if x != nil {
+		return x.FormData
+	}
+	return nil
+}
+
+func (x *ExchangeAuthorizationCodeResponse) GetVerifiedBy() string {
+	if x != nil {
+		return x.VerifiedBy
+	}
+	return ""
+}
+
+// ResolveAuthorizationCallbackRequest is eSignet's redirect to the static
+// callback.
+type ResolveAuthorizationCallbackRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Authorization code, absent when the user cancelled.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// State of the authorize request: the URL to return to.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// OAuth error ("consent_rejected"...), when the login failed.
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// OAuth error description.
+	ErrorDescription string `protobuf:"bytes,4,opt,name=error_description,json=errorDescription,proto3" json:"error_description,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ResolveAuthorizationCallbackRequest) Reset() {
+	*x = ResolveAuthorizationCallbackRequest{}
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveAuthorizationCallbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveAuthorizationCallbackRequest) ProtoMessage() {}
+
+func (x *ResolveAuthorizationCallbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveAuthorizationCallbackRequest.ProtoReflect.Descriptor instead.
+func (*ResolveAuthorizationCallbackRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResolveAuthorizationCallbackRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ResolveAuthorizationCallbackRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ResolveAuthorizationCallbackRequest) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ResolveAuthorizationCallbackRequest) GetErrorDescription() string {
+	if x != nil {
+		return x.ErrorDescription
+	}
+	return ""
+}
+
+// ResolveAuthorizationCallbackResponse is where to send the browser.
+type ResolveAuthorizationCallbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute URL on an allowed origin, with code and state (or error and
+	// error_description) in its query.
+	RedirectUrl   string `protobuf:"bytes,1,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveAuthorizationCallbackResponse) Reset() {
+	*x = ResolveAuthorizationCallbackResponse{}
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveAuthorizationCallbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveAuthorizationCallbackResponse) ProtoMessage() {}
+
+func (x *ResolveAuthorizationCallbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveAuthorizationCallbackResponse.ProtoReflect.Descriptor instead.
+func (*ResolveAuthorizationCallbackResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ResolveAuthorizationCallbackResponse) GetRedirectUrl() string {
+	if x != nil {
+		return x.RedirectUrl
 	}
 	return ""
 }
@@ -361,35 +974,88 @@ var File_mosipcrvs_esignetverify_v1_esignetverify_proto protoreflect.FileDescrip
 
 const file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDesc = "" +
 	"\n" +
-	".mosipcrvs/esignetverify/v1/esignetverify.proto\x12\x1amosipcrvs.esignetverify.v1\"\xd8\x01\n" +
-	"\x15VerifyIdentityRequest\x12#\n" +
-	"\rindividual_id\x18\x01 \x01(\tR\findividualId\x12\"\n" +
-	"\rdate_of_birth\x18\x02 \x01(\tR\vdateOfBirth\x12\x1d\n" +
+	".mosipcrvs/esignetverify/v1/esignetverify.proto\x12\x1amosipcrvs.esignetverify.v1\x1a\x1cgoogle/protobuf/struct.proto\"f\n" +
 	"\n" +
-	"first_name\x18\x03 \x01(\tR\tfirstName\x12\x18\n" +
-	"\asurname\x18\x04 \x01(\tR\asurname\x12\x16\n" +
+	"PersonName\x12\x1d\n" +
+	"\n" +
+	"first_name\x18\x01 \x01(\tR\tfirstName\x12\x1f\n" +
+	"\vmiddle_name\x18\x02 \x01(\tR\n" +
+	"middleName\x12\x18\n" +
+	"\asurname\x18\x03 \x01(\tR\asurname\"\xb7\x02\n" +
+	"\x15VerifyIdentityRequest\x12#\n" +
+	"\rindividual_id\x18\x01 \x01(\tR\findividualId\x12Z\n" +
+	"\x12individual_id_type\x18\x02 \x01(\x0e2,.mosipcrvs.esignetverify.v1.IndividualIdTypeR\x10individualIdType\x12\"\n" +
+	"\rdate_of_birth\x18\x03 \x01(\tR\vdateOfBirth\x12:\n" +
+	"\x04name\x18\x04 \x01(\v2&.mosipcrvs.esignetverify.v1.PersonNameR\x04name\x12\x16\n" +
 	"\x06gender\x18\x05 \x01(\tR\x06gender\x12%\n" +
-	"\x0etransaction_id\x18\x06 \x01(\tR\rtransactionId\"`\n" +
+	"\x0etransaction_id\x18\x06 \x01(\tR\rtransactionId\"\x96\x01\n" +
+	"\x0eAttributeMatch\x12C\n" +
+	"\tattribute\x18\x01 \x01(\x0e2%.mosipcrvs.esignetverify.v1.AttributeR\tattribute\x12?\n" +
+	"\x06status\x18\x02 \x01(\x0e2'.mosipcrvs.esignetverify.v1.MatchStatusR\x06status\"a\n" +
+	"\n" +
+	"MosipError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12%\n" +
+	"\x0eaction_message\x18\x03 \x01(\tR\ractionMessage\"\xec\x02\n" +
 	"\x16VerifyIdentityResponse\x12F\n" +
-	"\x06result\x18\x01 \x01(\x0e2..mosipcrvs.esignetverify.v1.VerificationResultR\x06result\"\x8c\x01\n" +
+	"\x06result\x18\x01 \x01(\x0e2..mosipcrvs.esignetverify.v1.VerificationResultR\x06result\x12P\n" +
+	"\x0efailure_reason\x18\x02 \x01(\x0e2).mosipcrvs.esignetverify.v1.FailureReasonR\rfailureReason\x12J\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v2*.mosipcrvs.esignetverify.v1.AttributeMatchR\n" +
+	"attributes\x12>\n" +
+	"\x06errors\x18\x04 \x03(\v2&.mosipcrvs.esignetverify.v1.MosipErrorR\x06errors\x12,\n" +
+	"\x12ida_transaction_id\x18\x05 \x01(\tR\x10idaTransactionId\"\x8c\x01\n" +
 	" ExchangeAuthorizationCodeRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
 	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12!\n" +
-	"\fredirect_uri\x18\x04 \x01(\tR\vredirectUri\"\x80\x01\n" +
+	"\fredirect_uri\x18\x04 \x01(\tR\vredirectUri\"\xd5\x02\n" +
 	"!ExchangeAuthorizationCodeResponse\x12\x10\n" +
-	"\x03sub\x18\x01 \x01(\tR\x03sub\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
+	"\x03sub\x18\x01 \x01(\tR\x03sub\x12:\n" +
+	"\x04name\x18\x02 \x01(\v2&.mosipcrvs.esignetverify.v1.PersonNameR\x04name\x12\x16\n" +
+	"\x06gender\x18\x03 \x01(\tR\x06gender\x12\x1d\n" +
 	"\n" +
-	"birth_date\x18\x03 \x01(\tR\tbirthDate\x12\x16\n" +
-	"\x06gender\x18\x04 \x01(\tR\x06gender*{\n" +
+	"birth_date\x18\x04 \x01(\tR\tbirthDate\x12#\n" +
+	"\rindividual_id\x18\x05 \x01(\tR\findividualId\x12/\n" +
+	"\x06claims\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06claims\x124\n" +
+	"\tform_data\x18\a \x01(\v2\x17.google.protobuf.StructR\bformData\x12\x1f\n" +
+	"\vverified_by\x18\b \x01(\tR\n" +
+	"verifiedBy\"\x92\x01\n" +
+	"#ResolveAuthorizationCallbackRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12+\n" +
+	"\x11error_description\x18\x04 \x01(\tR\x10errorDescription\"I\n" +
+	"$ResolveAuthorizationCallbackResponse\x12!\n" +
+	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl*n\n" +
+	"\x10IndividualIdType\x12\"\n" +
+	"\x1eINDIVIDUAL_ID_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16INDIVIDUAL_ID_TYPE_UIN\x10\x01\x12\x1a\n" +
+	"\x16INDIVIDUAL_ID_TYPE_VID\x10\x02*{\n" +
 	"\x12VerificationResult\x12#\n" +
 	"\x1fVERIFICATION_RESULT_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cVERIFICATION_RESULT_VERIFIED\x10\x01\x12\x1e\n" +
-	"\x1aVERIFICATION_RESULT_FAILED\x10\x022\xaa\x02\n" +
+	"\x1aVERIFICATION_RESULT_FAILED\x10\x02*\xcb\x01\n" +
+	"\rFailureReason\x12\x1e\n" +
+	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12'\n" +
+	"#FAILURE_REASON_DEMOGRAPHIC_MISMATCH\x10\x01\x12%\n" +
+	"!FAILURE_REASON_IDENTITY_NOT_FOUND\x10\x02\x12$\n" +
+	" FAILURE_REASON_IDENTITY_INACTIVE\x10\x03\x12$\n" +
+	" FAILURE_REASON_NOT_AUTHENTICATED\x10\x04*m\n" +
+	"\tAttribute\x12\x19\n" +
+	"\x15ATTRIBUTE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eATTRIBUTE_NAME\x10\x01\x12\x1b\n" +
+	"\x17ATTRIBUTE_DATE_OF_BIRTH\x10\x02\x12\x14\n" +
+	"\x10ATTRIBUTE_GENDER\x10\x03*\x82\x01\n" +
+	"\vMatchStatus\x12\x1c\n" +
+	"\x18MATCH_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14MATCH_STATUS_MATCHED\x10\x01\x12\x1b\n" +
+	"\x17MATCH_STATUS_MISMATCHED\x10\x02\x12\x1e\n" +
+	"\x1aMATCH_STATUS_NOT_AVAILABLE\x10\x032\xce\x03\n" +
 	"\x14EsignetVerifyService\x12w\n" +
 	"\x0eVerifyIdentity\x121.mosipcrvs.esignetverify.v1.VerifyIdentityRequest\x1a2.mosipcrvs.esignetverify.v1.VerifyIdentityResponse\x12\x98\x01\n" +
-	"\x19ExchangeAuthorizationCode\x12<.mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeRequest\x1a=.mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponseBNZLgithub.com/mosipcrvs/bridge/proto/mosipcrvs/esignetverify/v1;esignetverifyv1b\x06proto3"
+	"\x19ExchangeAuthorizationCode\x12<.mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeRequest\x1a=.mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse\x12\xa1\x01\n" +
+	"\x1cResolveAuthorizationCallback\x12?.mosipcrvs.esignetverify.v1.ResolveAuthorizationCallbackRequest\x1a@.mosipcrvs.esignetverify.v1.ResolveAuthorizationCallbackResponseBNZLgithub.com/mosipcrvs/bridge/proto/mosipcrvs/esignetverify/v1;esignetverifyv1b\x06proto3"
 
 var (
 	file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescOnce sync.Once
@@ -403,26 +1069,48 @@ func file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescGZIP() []byte {
 	return file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDescData
 }
 
-var file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_mosipcrvs_esignetverify_v1_esignetverify_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_mosipcrvs_esignetverify_v1_esignetverify_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_mosipcrvs_esignetverify_v1_esignetverify_proto_goTypes = []any{
-	(VerificationResult)(0),                   // 0: mosipcrvs.esignetverify.v1.VerificationResult
-	(*VerifyIdentityRequest)(nil),             // 1: mosipcrvs.esignetverify.v1.VerifyIdentityRequest
-	(*VerifyIdentityResponse)(nil),            // 2: mosipcrvs.esignetverify.v1.VerifyIdentityResponse
-	(*ExchangeAuthorizationCodeRequest)(nil),  // 3: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeRequest
-	(*ExchangeAuthorizationCodeResponse)(nil), // 4: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse
+	(IndividualIdType)(0),                        // 0: mosipcrvs.esignetverify.v1.IndividualIdType
+	(VerificationResult)(0),                      // 1: mosipcrvs.esignetverify.v1.VerificationResult
+	(FailureReason)(0),                           // 2: mosipcrvs.esignetverify.v1.FailureReason
+	(Attribute)(0),                               // 3: mosipcrvs.esignetverify.v1.Attribute
+	(MatchStatus)(0),                             // 4: mosipcrvs.esignetverify.v1.MatchStatus
+	(*PersonName)(nil),                           // 5: mosipcrvs.esignetverify.v1.PersonName
+	(*VerifyIdentityRequest)(nil),                // 6: mosipcrvs.esignetverify.v1.VerifyIdentityRequest
+	(*AttributeMatch)(nil),                       // 7: mosipcrvs.esignetverify.v1.AttributeMatch
+	(*MosipError)(nil),                           // 8: mosipcrvs.esignetverify.v1.MosipError
+	(*VerifyIdentityResponse)(nil),               // 9: mosipcrvs.esignetverify.v1.VerifyIdentityResponse
+	(*ExchangeAuthorizationCodeRequest)(nil),     // 10: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeRequest
+	(*ExchangeAuthorizationCodeResponse)(nil),    // 11: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse
+	(*ResolveAuthorizationCallbackRequest)(nil),  // 12: mosipcrvs.esignetverify.v1.ResolveAuthorizationCallbackRequest
+	(*ResolveAuthorizationCallbackResponse)(nil), // 13: mosipcrvs.esignetverify.v1.ResolveAuthorizationCallbackResponse
+	(*structpb.Struct)(nil),                      // 14: google.protobuf.Struct
 }
 var file_mosipcrvs_esignetverify_v1_esignetverify_proto_depIdxs = []int32{
-	0, // 0: mosipcrvs.esignetverify.v1.VerifyIdentityResponse.result:type_name -> mosipcrvs.esignetverify.v1.VerificationResult
-	1, // 1: mosipcrvs.esignetverify.v1.EsignetVerifyService.VerifyIdentity:input_type -> mosipcrvs.esignetverify.v1.VerifyIdentityRequest
-	3, // 2: mosipcrvs.esignetverify.v1.EsignetVerifyService.ExchangeAuthorizationCode:input_type -> mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeRequest
-	2, // 3: mosipcrvs.esignetverify.v1.EsignetVerifyService.VerifyIdentity:output_type -> mosipcrvs.esignetverify.v1.VerifyIdentityResponse
-	4, // 4: mosipcrvs.esignetverify.v1.EsignetVerifyService.ExchangeAuthorizationCode:output_type -> mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	0,  // 0: mosipcrvs.esignetverify.v1.VerifyIdentityRequest.individual_id_type:type_name -> mosipcrvs.esignetverify.v1.IndividualIdType
+	5,  // 1: mosipcrvs.esignetverify.v1.VerifyIdentityRequest.name:type_name -> mosipcrvs.esignetverify.v1.PersonName
+	3,  // 2: mosipcrvs.esignetverify.v1.AttributeMatch.attribute:type_name -> mosipcrvs.esignetverify.v1.Attribute
+	4,  // 3: mosipcrvs.esignetverify.v1.AttributeMatch.status:type_name -> mosipcrvs.esignetverify.v1.MatchStatus
+	1,  // 4: mosipcrvs.esignetverify.v1.VerifyIdentityResponse.result:type_name -> mosipcrvs.esignetverify.v1.VerificationResult
+	2,  // 5: mosipcrvs.esignetverify.v1.VerifyIdentityResponse.failure_reason:type_name -> mosipcrvs.esignetverify.v1.FailureReason
+	7,  // 6: mosipcrvs.esignetverify.v1.VerifyIdentityResponse.attributes:type_name -> mosipcrvs.esignetverify.v1.AttributeMatch
+	8,  // 7: mosipcrvs.esignetverify.v1.VerifyIdentityResponse.errors:type_name -> mosipcrvs.esignetverify.v1.MosipError
+	5,  // 8: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse.name:type_name -> mosipcrvs.esignetverify.v1.PersonName
+	14, // 9: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse.claims:type_name -> google.protobuf.Struct
+	14, // 10: mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse.form_data:type_name -> google.protobuf.Struct
+	6,  // 11: mosipcrvs.esignetverify.v1.EsignetVerifyService.VerifyIdentity:input_type -> mosipcrvs.esignetverify.v1.VerifyIdentityRequest
+	10, // 12: mosipcrvs.esignetverify.v1.EsignetVerifyService.ExchangeAuthorizationCode:input_type -> mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeRequest
+	12, // 13: mosipcrvs.esignetverify.v1.EsignetVerifyService.ResolveAuthorizationCallback:input_type -> mosipcrvs.esignetverify.v1.ResolveAuthorizationCallbackRequest
+	9,  // 14: mosipcrvs.esignetverify.v1.EsignetVerifyService.VerifyIdentity:output_type -> mosipcrvs.esignetverify.v1.VerifyIdentityResponse
+	11, // 15: mosipcrvs.esignetverify.v1.EsignetVerifyService.ExchangeAuthorizationCode:output_type -> mosipcrvs.esignetverify.v1.ExchangeAuthorizationCodeResponse
+	13, // 16: mosipcrvs.esignetverify.v1.EsignetVerifyService.ResolveAuthorizationCallback:output_type -> mosipcrvs.esignetverify.v1.ResolveAuthorizationCallbackResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_mosipcrvs_esignetverify_v1_esignetverify_proto_init() }
@@ -435,8 +1123,8 @@ func file_mosipcrvs_esignetverify_v1_esignetverify_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDesc), len(file_mosipcrvs_esignetverify_v1_esignetverify_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   4,
+			NumEnums:      5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,23 +19,37 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EsignetVerifyService_VerifyIdentity_FullMethodName            = "/mosipcrvs.esignetverify.v1.EsignetVerifyService/VerifyIdentity"
-	EsignetVerifyService_ExchangeAuthorizationCode_FullMethodName = "/mosipcrvs.esignetverify.v1.EsignetVerifyService/ExchangeAuthorizationCode"
+	EsignetVerifyService_VerifyIdentity_FullMethodName               = "/mosipcrvs.esignetverify.v1.EsignetVerifyService/VerifyIdentity"
+	EsignetVerifyService_ExchangeAuthorizationCode_FullMethodName    = "/mosipcrvs.esignetverify.v1.EsignetVerifyService/ExchangeAuthorizationCode"
+	EsignetVerifyService_ResolveAuthorizationCallback_FullMethodName = "/mosipcrvs.esignetverify.v1.EsignetVerifyService/ResolveAuthorizationCallback"
 )
 
 // EsignetVerifyServiceClient is the client API for EsignetVerifyService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// EsignetVerifyService verifies people against MOSIP: demographic
-// authentication through IDA and sign-in through eSignet (OIDC).
-// This is the first cut; the esignet-verify issue refines it.
+// EsignetVerifyService identifies people with certainty against MOSIP:
+// demographic authentication through ID Authentication (IDA), and sign-in
+// through eSignet (OpenID Connect) whose userinfo it verifies before use.
+//
+// Errors: bad input is INVALID_ARGUMENT with a BadRequest detail naming
+// each field; a feature that is not configured is FAILED_PRECONDITION;
+// MOSIP or eSignet refusing the request (partner, licence, client or code
+// problems) is FAILED_PRECONDITION with an ErrorInfo whose reason is their
+// error code; a userinfo or id_token that fails verification is
+// PERMISSION_DENIED; an upstream that cannot be reached is UNAVAILABLE.
 type EsignetVerifyServiceClient interface {
 	// VerifyIdentity checks an individual's demographics against MOSIP IDA.
+	// A mismatch or an unknown id is a FAILED result, not an error.
 	VerifyIdentity(ctx context.Context, in *VerifyIdentityRequest, opts ...grpc.CallOption) (*VerifyIdentityResponse, error)
-	// ExchangeAuthorizationCode exchanges an eSignet authorization code and
-	// returns the verified userinfo claims.
+	// ExchangeAuthorizationCode exchanges an eSignet authorization code
+	// (private_key_jwt), fetches the userinfo, verifies it and returns its
+	// claims mapped to the CRVS form fields.
 	ExchangeAuthorizationCode(ctx context.Context, in *ExchangeAuthorizationCodeRequest, opts ...grpc.CallOption) (*ExchangeAuthorizationCodeResponse, error)
+	// ResolveAuthorizationCallback validates where eSignet's redirect to the
+	// bridge's static callback must go back to (the state names it) and
+	// returns that URL carrying the code and state.
+	ResolveAuthorizationCallback(ctx context.Context, in *ResolveAuthorizationCallbackRequest, opts ...grpc.CallOption) (*ResolveAuthorizationCallbackResponse, error)
 }
 
 type esignetVerifyServiceClient struct {
@@ -66,19 +80,42 @@ func (c *esignetVerifyServiceClient) ExchangeAuthorizationCode(ctx context.Conte
 	return out, nil
 }
 
+func (c *esignetVerifyServiceClient) ResolveAuthorizationCallback(ctx context.Context, in *ResolveAuthorizationCallbackRequest, opts ...grpc.CallOption) (*ResolveAuthorizationCallbackResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveAuthorizationCallbackResponse)
+	err := c.cc.Invoke(ctx, EsignetVerifyService_ResolveAuthorizationCallback_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EsignetVerifyServiceServer is the server API for EsignetVerifyService service.
 // All implementations must embed UnimplementedEsignetVerifyServiceServer
 // for forward compatibility.
 //
-// EsignetVerifyService verifies people against MOSIP: demographic
-// authentication through IDA and sign-in through eSignet (OIDC).
-// This is the first cut; the esignet-verify issue refines it.
+// EsignetVerifyService identifies people with certainty against MOSIP:
+// demographic authentication through ID Authentication (IDA), and sign-in
+// through eSignet (OpenID Connect) whose userinfo it verifies before use.
+//
+// Errors: bad input is INVALID_ARGUMENT with a BadRequest detail naming
+// each field; a feature that is not configured is FAILED_PRECONDITION;
+// MOSIP or eSignet refusing the request (partner, licence, client or code
+// problems) is FAILED_PRECONDITION with an ErrorInfo whose reason is their
+// error code; a userinfo or id_token that fails verification is
+// PERMISSION_DENIED; an upstream that cannot be reached is UNAVAILABLE.
 type EsignetVerifyServiceServer interface {
 	// VerifyIdentity checks an individual's demographics against MOSIP IDA.
+	// A mismatch or an unknown id is a FAILED result, not an error.
 	VerifyIdentity(context.Context, *VerifyIdentityRequest) (*VerifyIdentityResponse, error)
-	// ExchangeAuthorizationCode exchanges an eSignet authorization code and
-	// returns the verified userinfo claims.
+	// ExchangeAuthorizationCode exchanges an eSignet authorization code
+	// (private_key_jwt), fetches the userinfo, verifies it and returns its
+	// claims mapped to the CRVS form fields.
 	ExchangeAuthorizationCode(context.Context, *ExchangeAuthorizationCodeRequest) (*ExchangeAuthorizationCodeResponse, error)
+	// ResolveAuthorizationCallback validates where eSignet's redirect to the
+	// bridge's static callback must go back to (the state names it) and
+	// returns that URL carrying the code and state.
+	ResolveAuthorizationCallback(context.Context, *ResolveAuthorizationCallbackRequest) (*ResolveAuthorizationCallbackResponse, error)
 	mustEmbedUnimplementedEsignetVerifyServiceServer()
 }
 
@@ -94,6 +131,9 @@ func (UnimplementedEsignetVerifyServiceServer) VerifyIdentity(context.Context, *
 }
 func (UnimplementedEsignetVerifyServiceServer) ExchangeAuthorizationCode(context.Context, *ExchangeAuthorizationCodeRequest) (*ExchangeAuthorizationCodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExchangeAuthorizationCode not implemented")
+}
+func (UnimplementedEsignetVerifyServiceServer) ResolveAuthorizationCallback(context.Context, *ResolveAuthorizationCallbackRequest) (*ResolveAuthorizationCallbackResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveAuthorizationCallback not implemented")
 }
 func (UnimplementedEsignetVerifyServiceServer) mustEmbedUnimplementedEsignetVerifyServiceServer() {}
 func (UnimplementedEsignetVerifyServiceServer) testEmbeddedByValue()                              {}
@@ -152,6 +192,24 @@ func _EsignetVerifyService_ExchangeAuthorizationCode_Handler(srv interface{}, ct
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EsignetVerifyService_ResolveAuthorizationCallback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveAuthorizationCallbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EsignetVerifyServiceServer).ResolveAuthorizationCallback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EsignetVerifyService_ResolveAuthorizationCallback_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EsignetVerifyServiceServer).ResolveAuthorizationCallback(ctx, req.(*ResolveAuthorizationCallbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EsignetVerifyService_ServiceDesc is the grpc.ServiceDesc for EsignetVerifyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +224,10 @@ var EsignetVerifyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExchangeAuthorizationCode",
 			Handler:    _EsignetVerifyService_ExchangeAuthorizationCode_Handler,
+		},
+		{
+			MethodName: "ResolveAuthorizationCallback",
+			Handler:    _EsignetVerifyService_ResolveAuthorizationCallback_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -28,7 +28,10 @@ type HandleCallbackRequest struct {
 	// The raw request body, byte for byte (the HMAC covers it).
 	Body []byte `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
 	// The X-Hub-Signature header.
-	Signature     string `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature string `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The request path, e.g. "/websub/callback" (tells subscriptions apart
+	// when they have their own callback paths).
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -77,15 +80,25 @@ func (x *HandleCallbackRequest) GetSignature() string {
 	return ""
 }
 
+func (x *HandleCallbackRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 // HandleCallbackResponse tells the edge what to answer the hub.
 type HandleCallbackResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Event id that was stored.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	// True when the event had been received before.
-	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// True when the event had been stored before (a redelivery).
+	Duplicate bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// The JSON acknowledgement to answer with (MOSIP's shape: publisher,
+	// topic, publishedOn, event{id, requestId, timestamp, status, url}).
+	Acknowledgement []byte `protobuf:"bytes,3,opt,name=acknowledgement,proto3" json:"acknowledgement,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HandleCallbackResponse) Reset() {
@@ -132,7 +145,124 @@ func (x *HandleCallbackResponse) GetDuplicate() bool {
 	return false
 }
 
-// ListSubscriptionsRequest has no fields.
+func (x *HandleCallbackResponse) GetAcknowledgement() []byte {
+	if x != nil {
+		return x.Acknowledgement
+	}
+	return nil
+}
+
+// VerifyIntentRequest is the hub's intent verification GET.
+type VerifyIntentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request path.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The raw query string (hub.mode, hub.topic, hub.challenge, ...).
+	RawQuery      string `protobuf:"bytes,2,opt,name=raw_query,json=rawQuery,proto3" json:"raw_query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyIntentRequest) Reset() {
+	*x = VerifyIntentRequest{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyIntentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyIntentRequest) ProtoMessage() {}
+
+func (x *VerifyIntentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyIntentRequest.ProtoReflect.Descriptor instead.
+func (*VerifyIntentRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VerifyIntentRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *VerifyIntentRequest) GetRawQuery() string {
+	if x != nil {
+		return x.RawQuery
+	}
+	return ""
+}
+
+// VerifyIntentResponse is what to answer the hub.
+type VerifyIntentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// HTTP status: 200 with the challenge as body, or 404.
+	HttpStatus int32 `protobuf:"varint,1,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	// Body (text/plain).
+	Body          string `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyIntentResponse) Reset() {
+	*x = VerifyIntentResponse{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyIntentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyIntentResponse) ProtoMessage() {}
+
+func (x *VerifyIntentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyIntentResponse.ProtoReflect.Descriptor instead.
+func (*VerifyIntentResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *VerifyIntentResponse) GetHttpStatus() int32 {
+	if x != nil {
+		return x.HttpStatus
+	}
+	return 0
+}
+
+func (x *VerifyIntentResponse) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+// ListSubscriptionsRequest has no parameters.
 type ListSubscriptionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -141,7 +271,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[2]
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +283,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[2]
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,13 +296,13 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{2}
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{4}
 }
 
 // ListSubscriptionsResponse lists the subscriptions.
 type ListSubscriptionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One per configured topic.
+	// One per configured subscription.
 	Subscriptions []*Subscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -180,7 +310,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[3]
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +322,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[3]
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +335,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{3}
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
@@ -218,19 +348,27 @@ func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
 // Subscription is the state of one WebSub subscription.
 type Subscription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// WebSub topic.
+	// Topic.
 	Topic string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	// State, e.g. "pending", "active", "denied".
+	// pending, active, denied or failed.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	// When the hub last verified the subscription.
-	VerifiedAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=verified_at,json=verifiedAt,proto3" json:"verified_at,omitempty"`
+	// When the hub last verified our intent.
+	VerifiedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=verified_at,json=verifiedAt,proto3" json:"verified_at,omitempty"`
+	// Configured name, e.g. "credential" or "status".
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// Callback URL the hub calls.
+	Callback string `protobuf:"bytes,5,opt,name=callback,proto3" json:"callback,omitempty"`
+	// Last error, if any (no secrets).
+	LastError string `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the subscription is renewed next.
+	NextRenewal   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=next_renewal,json=nextRenewal,proto3" json:"next_renewal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[4]
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -242,7 +380,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[4]
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -255,7 +393,7 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{4}
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Subscription) GetTopic() string {
@@ -279,28 +417,546 @@ func (x *Subscription) GetVerifiedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Subscription) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Subscription) GetCallback() string {
+	if x != nil {
+		return x.Callback
+	}
+	return ""
+}
+
+func (x *Subscription) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Subscription) GetNextRenewal() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRenewal
+	}
+	return nil
+}
+
+// Delivery is one stored WebSub event, without its content.
+type Delivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MOSIP event id.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Topic it came on.
+	Topic string `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	// credential or status.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// received, processing, done, ignored, dead or discarded.
+	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	// MOSIP registration id (RID), when known.
+	RegistrationId string `protobuf:"bytes,5,opt,name=registration_id,json=registrationId,proto3" json:"registration_id,omitempty"`
+	// Bridge transaction id, when resolved.
+	TransactionId string `protobuf:"bytes,6,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// Why it is dead, ignored or was retried; never personal data.
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Processing attempts so far.
+	Attempts int32 `protobuf:"varint,8,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// When the hub delivered it.
+	ReceivedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	// Last change.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Delivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Delivery) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *Delivery) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Delivery) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Delivery) GetRegistrationId() string {
+	if x != nil {
+		return x.RegistrationId
+	}
+	return ""
+}
+
+func (x *Delivery) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *Delivery) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Delivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Delivery) GetReceivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedAt
+	}
+	return nil
+}
+
+func (x *Delivery) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// ListDeliveriesRequest filters and pages the list.
+type ListDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only deliveries in this state (optional), e.g. "dead".
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// Page size: 50 when 0, at most 500.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesRequest) Reset() {
+	*x = ListDeliveriesRequest{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListDeliveriesRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDeliveriesResponse is one page.
+type ListDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Deliveries []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Token of the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesResponse) Reset() {
+	*x = ListDeliveriesResponse{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ReplayDeliveryRequest names a dead letter.
+type ReplayDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MOSIP event id.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeliveryRequest) Reset() {
+	*x = ReplayDeliveryRequest{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeliveryRequest) ProtoMessage() {}
+
+func (x *ReplayDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*ReplayDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReplayDeliveryRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// ReplayDeliveryResponse is the delivery after it was queued again.
+type ReplayDeliveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery.
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeliveryResponse) Reset() {
+	*x = ReplayDeliveryResponse{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeliveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeliveryResponse) ProtoMessage() {}
+
+func (x *ReplayDeliveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeliveryResponse.ProtoReflect.Descriptor instead.
+func (*ReplayDeliveryResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReplayDeliveryResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+// DiscardDeliveryRequest names a dead letter.
+type DiscardDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MOSIP event id.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Why (kept in the record).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDeliveryRequest) Reset() {
+	*x = DiscardDeliveryRequest{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDeliveryRequest) ProtoMessage() {}
+
+func (x *DiscardDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*DiscardDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DiscardDeliveryRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *DiscardDeliveryRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DiscardDeliveryResponse is the discarded delivery.
+type DiscardDeliveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery.
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDeliveryResponse) Reset() {
+	*x = DiscardDeliveryResponse{}
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDeliveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDeliveryResponse) ProtoMessage() {}
+
+func (x *DiscardDeliveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_notification_v1_notification_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDeliveryResponse.ProtoReflect.Descriptor instead.
+func (*DiscardDeliveryResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DiscardDeliveryResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
 var File_mosipcrvs_notification_v1_notification_proto protoreflect.FileDescriptor
 
 const file_mosipcrvs_notification_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	",mosipcrvs/notification/v1/notification.proto\x12\x19mosipcrvs.notification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n" +
+	",mosipcrvs/notification/v1/notification.proto\x12\x19mosipcrvs.notification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"]\n" +
 	"\x15HandleCallbackRequest\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\tR\tsignature\"Q\n" +
+	"\tsignature\x18\x02 \x01(\tR\tsignature\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\"{\n" +
 	"\x16HandleCallbackResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate\"\x1a\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12(\n" +
+	"\x0facknowledgement\x18\x03 \x01(\fR\x0facknowledgement\"F\n" +
+	"\x13VerifyIntentRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
+	"\traw_query\x18\x02 \x01(\tR\brawQuery\"K\n" +
+	"\x14VerifyIntentResponse\x12\x1f\n" +
+	"\vhttp_status\x18\x01 \x01(\x05R\n" +
+	"httpStatus\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\"\x1a\n" +
 	"\x18ListSubscriptionsRequest\"j\n" +
 	"\x19ListSubscriptionsResponse\x12M\n" +
-	"\rsubscriptions\x18\x01 \x03(\v2'.mosipcrvs.notification.v1.SubscriptionR\rsubscriptions\"w\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2'.mosipcrvs.notification.v1.SubscriptionR\rsubscriptions\"\x85\x02\n" +
 	"\fSubscription\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12;\n" +
 	"\vverified_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifiedAt2\x8c\x02\n" +
+	"verifiedAt\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1a\n" +
+	"\bcallback\x18\x05 \x01(\tR\bcallback\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12=\n" +
+	"\fnext_renewal\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vnextRenewal\"\xe1\x02\n" +
+	"\bDelivery\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12'\n" +
+	"\x0fregistration_id\x18\x05 \x01(\tR\x0eregistrationId\x12%\n" +
+	"\x0etransaction_id\x18\x06 \x01(\tR\rtransactionId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1a\n" +
+	"\battempts\x18\b \x01(\x05R\battempts\x12;\n" +
+	"\vreceived_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"receivedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"i\n" +
+	"\x15ListDeliveriesRequest\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x85\x01\n" +
+	"\x16ListDeliveriesResponse\x12C\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2#.mosipcrvs.notification.v1.DeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"2\n" +
+	"\x15ReplayDeliveryRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\"Y\n" +
+	"\x16ReplayDeliveryResponse\x12?\n" +
+	"\bdelivery\x18\x01 \x01(\v2#.mosipcrvs.notification.v1.DeliveryR\bdelivery\"K\n" +
+	"\x16DiscardDeliveryRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"Z\n" +
+	"\x17DiscardDeliveryResponse\x12?\n" +
+	"\bdelivery\x18\x01 \x01(\v2#.mosipcrvs.notification.v1.DeliveryR\bdelivery2\xe5\x05\n" +
 	"\x13NotificationService\x12u\n" +
-	"\x0eHandleCallback\x120.mosipcrvs.notification.v1.HandleCallbackRequest\x1a1.mosipcrvs.notification.v1.HandleCallbackResponse\x12~\n" +
-	"\x11ListSubscriptions\x123.mosipcrvs.notification.v1.ListSubscriptionsRequest\x1a4.mosipcrvs.notification.v1.ListSubscriptionsResponseBLZJgithub.com/mosipcrvs/bridge/proto/mosipcrvs/notification/v1;notificationv1b\x06proto3"
+	"\x0eHandleCallback\x120.mosipcrvs.notification.v1.HandleCallbackRequest\x1a1.mosipcrvs.notification.v1.HandleCallbackResponse\x12o\n" +
+	"\fVerifyIntent\x12..mosipcrvs.notification.v1.VerifyIntentRequest\x1a/.mosipcrvs.notification.v1.VerifyIntentResponse\x12~\n" +
+	"\x11ListSubscriptions\x123.mosipcrvs.notification.v1.ListSubscriptionsRequest\x1a4.mosipcrvs.notification.v1.ListSubscriptionsResponse\x12u\n" +
+	"\x0eListDeliveries\x120.mosipcrvs.notification.v1.ListDeliveriesRequest\x1a1.mosipcrvs.notification.v1.ListDeliveriesResponse\x12u\n" +
+	"\x0eReplayDelivery\x120.mosipcrvs.notification.v1.ReplayDeliveryRequest\x1a1.mosipcrvs.notification.v1.ReplayDeliveryResponse\x12x\n" +
+	"\x0fDiscardDelivery\x121.mosipcrvs.notification.v1.DiscardDeliveryRequest\x1a2.mosipcrvs.notification.v1.DiscardDeliveryResponseBLZJgithub.com/mosipcrvs/bridge/proto/mosipcrvs/notification/v1;notificationv1b\x06proto3"
 
 var (
 	file_mosipcrvs_notification_v1_notification_proto_rawDescOnce sync.Once
@@ -314,27 +970,50 @@ func file_mosipcrvs_notification_v1_notification_proto_rawDescGZIP() []byte {
 	return file_mosipcrvs_notification_v1_notification_proto_rawDescData
 }
 
-var file_mosipcrvs_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_mosipcrvs_notification_v1_notification_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_mosipcrvs_notification_v1_notification_proto_goTypes = []any{
 	(*HandleCallbackRequest)(nil),     // 0: mosipcrvs.notification.v1.HandleCallbackRequest
 	(*HandleCallbackResponse)(nil),    // 1: mosipcrvs.notification.v1.HandleCallbackResponse
-	(*ListSubscriptionsRequest)(nil),  // 2: mosipcrvs.notification.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil), // 3: mosipcrvs.notification.v1.ListSubscriptionsResponse
-	(*Subscription)(nil),              // 4: mosipcrvs.notification.v1.Subscription
-	(*timestamppb.Timestamp)(nil),     // 5: google.protobuf.Timestamp
+	(*VerifyIntentRequest)(nil),       // 2: mosipcrvs.notification.v1.VerifyIntentRequest
+	(*VerifyIntentResponse)(nil),      // 3: mosipcrvs.notification.v1.VerifyIntentResponse
+	(*ListSubscriptionsRequest)(nil),  // 4: mosipcrvs.notification.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil), // 5: mosipcrvs.notification.v1.ListSubscriptionsResponse
+	(*Subscription)(nil),              // 6: mosipcrvs.notification.v1.Subscription
+	(*Delivery)(nil),                  // 7: mosipcrvs.notification.v1.Delivery
+	(*ListDeliveriesRequest)(nil),     // 8: mosipcrvs.notification.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),    // 9: mosipcrvs.notification.v1.ListDeliveriesResponse
+	(*ReplayDeliveryRequest)(nil),     // 10: mosipcrvs.notification.v1.ReplayDeliveryRequest
+	(*ReplayDeliveryResponse)(nil),    // 11: mosipcrvs.notification.v1.ReplayDeliveryResponse
+	(*DiscardDeliveryRequest)(nil),    // 12: mosipcrvs.notification.v1.DiscardDeliveryRequest
+	(*DiscardDeliveryResponse)(nil),   // 13: mosipcrvs.notification.v1.DiscardDeliveryResponse
+	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
 }
 var file_mosipcrvs_notification_v1_notification_proto_depIdxs = []int32{
-	4, // 0: mosipcrvs.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> mosipcrvs.notification.v1.Subscription
-	5, // 1: mosipcrvs.notification.v1.Subscription.verified_at:type_name -> google.protobuf.Timestamp
-	0, // 2: mosipcrvs.notification.v1.NotificationService.HandleCallback:input_type -> mosipcrvs.notification.v1.HandleCallbackRequest
-	2, // 3: mosipcrvs.notification.v1.NotificationService.ListSubscriptions:input_type -> mosipcrvs.notification.v1.ListSubscriptionsRequest
-	1, // 4: mosipcrvs.notification.v1.NotificationService.HandleCallback:output_type -> mosipcrvs.notification.v1.HandleCallbackResponse
-	3, // 5: mosipcrvs.notification.v1.NotificationService.ListSubscriptions:output_type -> mosipcrvs.notification.v1.ListSubscriptionsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6,  // 0: mosipcrvs.notification.v1.ListSubscriptionsResponse.subscriptions:type_name -> mosipcrvs.notification.v1.Subscription
+	14, // 1: mosipcrvs.notification.v1.Subscription.verified_at:type_name -> google.protobuf.Timestamp
+	14, // 2: mosipcrvs.notification.v1.Subscription.next_renewal:type_name -> google.protobuf.Timestamp
+	14, // 3: mosipcrvs.notification.v1.Delivery.received_at:type_name -> google.protobuf.Timestamp
+	14, // 4: mosipcrvs.notification.v1.Delivery.updated_at:type_name -> google.protobuf.Timestamp
+	7,  // 5: mosipcrvs.notification.v1.ListDeliveriesResponse.deliveries:type_name -> mosipcrvs.notification.v1.Delivery
+	7,  // 6: mosipcrvs.notification.v1.ReplayDeliveryResponse.delivery:type_name -> mosipcrvs.notification.v1.Delivery
+	7,  // 7: mosipcrvs.notification.v1.DiscardDeliveryResponse.delivery:type_name -> mosipcrvs.notification.v1.Delivery
+	0,  // 8: mosipcrvs.notification.v1.NotificationService.HandleCallback:input_type -> mosipcrvs.notification.v1.HandleCallbackRequest
+	2,  // 9: mosipcrvs.notification.v1.NotificationService.VerifyIntent:input_type -> mosipcrvs.notification.v1.VerifyIntentRequest
+	4,  // 10: mosipcrvs.notification.v1.NotificationService.ListSubscriptions:input_type -> mosipcrvs.notification.v1.ListSubscriptionsRequest
+	8,  // 11: mosipcrvs.notification.v1.NotificationService.ListDeliveries:input_type -> mosipcrvs.notification.v1.ListDeliveriesRequest
+	10, // 12: mosipcrvs.notification.v1.NotificationService.ReplayDelivery:input_type -> mosipcrvs.notification.v1.ReplayDeliveryRequest
+	12, // 13: mosipcrvs.notification.v1.NotificationService.DiscardDelivery:input_type -> mosipcrvs.notification.v1.DiscardDeliveryRequest
+	1,  // 14: mosipcrvs.notification.v1.NotificationService.HandleCallback:output_type -> mosipcrvs.notification.v1.HandleCallbackResponse
+	3,  // 15: mosipcrvs.notification.v1.NotificationService.VerifyIntent:output_type -> mosipcrvs.notification.v1.VerifyIntentResponse
+	5,  // 16: mosipcrvs.notification.v1.NotificationService.ListSubscriptions:output_type -> mosipcrvs.notification.v1.ListSubscriptionsResponse
+	9,  // 17: mosipcrvs.notification.v1.NotificationService.ListDeliveries:output_type -> mosipcrvs.notification.v1.ListDeliveriesResponse
+	11, // 18: mosipcrvs.notification.v1.NotificationService.ReplayDelivery:output_type -> mosipcrvs.notification.v1.ReplayDeliveryResponse
+	13, // 19: mosipcrvs.notification.v1.NotificationService.DiscardDelivery:output_type -> mosipcrvs.notification.v1.DiscardDeliveryResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_mosipcrvs_notification_v1_notification_proto_init() }
@@ -348,7 +1027,7 @@ func file_mosipcrvs_notification_v1_notification_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mosipcrvs_notification_v1_notification_proto_rawDesc), len(file_mosipcrvs_notification_v1_notification_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

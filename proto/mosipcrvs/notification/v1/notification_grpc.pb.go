@@ -20,7 +20,11 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	NotificationService_HandleCallback_FullMethodName    = "/mosipcrvs.notification.v1.NotificationService/HandleCallback"
+	NotificationService_VerifyIntent_FullMethodName      = "/mosipcrvs.notification.v1.NotificationService/VerifyIntent"
 	NotificationService_ListSubscriptions_FullMethodName = "/mosipcrvs.notification.v1.NotificationService/ListSubscriptions"
+	NotificationService_ListDeliveries_FullMethodName    = "/mosipcrvs.notification.v1.NotificationService/ListDeliveries"
+	NotificationService_ReplayDelivery_FullMethodName    = "/mosipcrvs.notification.v1.NotificationService/ReplayDelivery"
+	NotificationService_DiscardDelivery_FullMethodName   = "/mosipcrvs.notification.v1.NotificationService/DiscardDelivery"
 )
 
 // NotificationServiceClient is the client API for NotificationService service.
@@ -29,12 +33,26 @@ const (
 //
 // NotificationService owns the WebSub subscriptions to the MOSIP hub, the
 // verified inbox of deliveries and the confirmations sent back to the CRVS.
-// This is the first cut; the notification issue refines it.
 type NotificationServiceClient interface {
-	// HandleCallback receives a WebSub delivery exactly as the hub sent it.
+	// HandleCallback verifies and durably stores one WebSub delivery exactly
+	// as the hub sent it, and returns the acknowledgement to answer. A bad or
+	// missing signature is UNAUTHENTICATED (nothing stored); a storage
+	// failure is UNAVAILABLE (the hub keeps the event and retries).
 	HandleCallback(ctx context.Context, in *HandleCallbackRequest, opts ...grpc.CallOption) (*HandleCallbackResponse, error)
+	// VerifyIntent answers the hub's intent verification (GET on the
+	// callback URL).
+	VerifyIntent(ctx context.Context, in *VerifyIntentRequest, opts ...grpc.CallOption) (*VerifyIntentResponse, error)
 	// ListSubscriptions reports the state of each WebSub subscription.
 	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
+	// ListDeliveries lists stored deliveries, newest first, optionally only
+	// those in one state (e.g. "dead" for the dead letters).
+	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	// ReplayDelivery processes a dead-lettered delivery again (after the
+	// cause was fixed, e.g. a renewed OpenCRVS client secret).
+	ReplayDelivery(ctx context.Context, in *ReplayDeliveryRequest, opts ...grpc.CallOption) (*ReplayDeliveryResponse, error)
+	// DiscardDelivery closes a dead-lettered delivery for good; it stays in
+	// the inbox as "discarded" so a redelivery is still recognised.
+	DiscardDelivery(ctx context.Context, in *DiscardDeliveryRequest, opts ...grpc.CallOption) (*DiscardDeliveryResponse, error)
 }
 
 type notificationServiceClient struct {
@@ -55,10 +73,50 @@ func (c *notificationServiceClient) HandleCallback(ctx context.Context, in *Hand
 	return out, nil
 }
 
+func (c *notificationServiceClient) VerifyIntent(ctx context.Context, in *VerifyIntentRequest, opts ...grpc.CallOption) (*VerifyIntentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyIntentResponse)
+	err := c.cc.Invoke(ctx, NotificationService_VerifyIntent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *notificationServiceClient) ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListSubscriptionsResponse)
 	err := c.cc.Invoke(ctx, NotificationService_ListSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, NotificationService_ListDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) ReplayDelivery(ctx context.Context, in *ReplayDeliveryRequest, opts ...grpc.CallOption) (*ReplayDeliveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayDeliveryResponse)
+	err := c.cc.Invoke(ctx, NotificationService_ReplayDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notificationServiceClient) DiscardDelivery(ctx context.Context, in *DiscardDeliveryRequest, opts ...grpc.CallOption) (*DiscardDeliveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscardDeliveryResponse)
+	err := c.cc.Invoke(ctx, NotificationService_DiscardDelivery_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +129,26 @@ func (c *notificationServiceClient) ListSubscriptions(ctx context.Context, in *L
 //
 // NotificationService owns the WebSub subscriptions to the MOSIP hub, the
 // verified inbox of deliveries and the confirmations sent back to the CRVS.
-// This is the first cut; the notification issue refines it.
 type NotificationServiceServer interface {
-	// HandleCallback receives a WebSub delivery exactly as the hub sent it.
+	// HandleCallback verifies and durably stores one WebSub delivery exactly
+	// as the hub sent it, and returns the acknowledgement to answer. A bad or
+	// missing signature is UNAUTHENTICATED (nothing stored); a storage
+	// failure is UNAVAILABLE (the hub keeps the event and retries).
 	HandleCallback(context.Context, *HandleCallbackRequest) (*HandleCallbackResponse, error)
+	// VerifyIntent answers the hub's intent verification (GET on the
+	// callback URL).
+	VerifyIntent(context.Context, *VerifyIntentRequest) (*VerifyIntentResponse, error)
 	// ListSubscriptions reports the state of each WebSub subscription.
 	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
+	// ListDeliveries lists stored deliveries, newest first, optionally only
+	// those in one state (e.g. "dead" for the dead letters).
+	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	// ReplayDelivery processes a dead-lettered delivery again (after the
+	// cause was fixed, e.g. a renewed OpenCRVS client secret).
+	ReplayDelivery(context.Context, *ReplayDeliveryRequest) (*ReplayDeliveryResponse, error)
+	// DiscardDelivery closes a dead-lettered delivery for good; it stays in
+	// the inbox as "discarded" so a redelivery is still recognised.
+	DiscardDelivery(context.Context, *DiscardDeliveryRequest) (*DiscardDeliveryResponse, error)
 	mustEmbedUnimplementedNotificationServiceServer()
 }
 
@@ -90,8 +162,20 @@ type UnimplementedNotificationServiceServer struct{}
 func (UnimplementedNotificationServiceServer) HandleCallback(context.Context, *HandleCallbackRequest) (*HandleCallbackResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HandleCallback not implemented")
 }
+func (UnimplementedNotificationServiceServer) VerifyIntent(context.Context, *VerifyIntentRequest) (*VerifyIntentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyIntent not implemented")
+}
 func (UnimplementedNotificationServiceServer) ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedNotificationServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedNotificationServiceServer) ReplayDelivery(context.Context, *ReplayDeliveryRequest) (*ReplayDeliveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayDelivery not implemented")
+}
+func (UnimplementedNotificationServiceServer) DiscardDelivery(context.Context, *DiscardDeliveryRequest) (*DiscardDeliveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscardDelivery not implemented")
 }
 func (UnimplementedNotificationServiceServer) mustEmbedUnimplementedNotificationServiceServer() {}
 func (UnimplementedNotificationServiceServer) testEmbeddedByValue()                             {}
@@ -132,6 +216,24 @@ func _NotificationService_HandleCallback_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotificationService_VerifyIntent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyIntentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).VerifyIntent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_VerifyIntent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).VerifyIntent(ctx, req.(*VerifyIntentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _NotificationService_ListSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListSubscriptionsRequest)
 	if err := dec(in); err != nil {
@@ -150,6 +252,60 @@ func _NotificationService_ListSubscriptions_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotificationService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ListDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ListDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ListDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_ReplayDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).ReplayDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_ReplayDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).ReplayDelivery(ctx, req.(*ReplayDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotificationService_DiscardDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscardDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotificationServiceServer).DiscardDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotificationService_DiscardDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotificationServiceServer).DiscardDelivery(ctx, req.(*DiscardDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotificationService_ServiceDesc is the grpc.ServiceDesc for NotificationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,8 +318,24 @@ var NotificationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _NotificationService_HandleCallback_Handler,
 		},
 		{
+			MethodName: "VerifyIntent",
+			Handler:    _NotificationService_VerifyIntent_Handler,
+		},
+		{
 			MethodName: "ListSubscriptions",
 			Handler:    _NotificationService_ListSubscriptions_Handler,
+		},
+		{
+			MethodName: "ListDeliveries",
+			Handler:    _NotificationService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "ReplayDelivery",
+			Handler:    _NotificationService_ReplayDelivery_Handler,
+		},
+		{
+			MethodName: "DiscardDelivery",
+			Handler:    _NotificationService_DiscardDelivery_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

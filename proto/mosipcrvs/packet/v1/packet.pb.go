@@ -134,6 +134,68 @@ func (SubmissionKind) EnumDescriptor() ([]byte, []int) {
 	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{1}
 }
 
+// Outcome is a step reported to the packet service by the notification
+// service.
+type Outcome int32
+
+const (
+	// Not set.
+	Outcome_OUTCOME_UNSPECIFIED Outcome = 0
+	// MOSIP issued the credential; OpenCRVS not confirmed yet.
+	Outcome_OUTCOME_CREDENTIAL_RECEIVED Outcome = 1
+	// OpenCRVS accepted the record. Finishes the transaction.
+	Outcome_OUTCOME_CONFIRMED Outcome = 2
+	// MOSIP failed or rejected the packet: OpenCRVS has to reject the record.
+	Outcome_OUTCOME_FLAGGED_FOR_REJECTION Outcome = 3
+	// OpenCRVS rejected the record. Finishes the transaction.
+	Outcome_OUTCOME_REJECTED Outcome = 4
+)
+
+// Enum value maps for Outcome.
+var (
+	Outcome_name = map[int32]string{
+		0: "OUTCOME_UNSPECIFIED",
+		1: "OUTCOME_CREDENTIAL_RECEIVED",
+		2: "OUTCOME_CONFIRMED",
+		3: "OUTCOME_FLAGGED_FOR_REJECTION",
+		4: "OUTCOME_REJECTED",
+	}
+	Outcome_value = map[string]int32{
+		"OUTCOME_UNSPECIFIED":           0,
+		"OUTCOME_CREDENTIAL_RECEIVED":   1,
+		"OUTCOME_CONFIRMED":             2,
+		"OUTCOME_FLAGGED_FOR_REJECTION": 3,
+		"OUTCOME_REJECTED":              4,
+	}
+)
+
+func (x Outcome) Enum() *Outcome {
+	p := new(Outcome)
+	*p = x
+	return p
+}
+
+func (x Outcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Outcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_mosipcrvs_packet_v1_packet_proto_enumTypes[2].Descriptor()
+}
+
+func (Outcome) Type() protoreflect.EnumType {
+	return &file_mosipcrvs_packet_v1_packet_proto_enumTypes[2]
+}
+
+func (x Outcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Outcome.Descriptor instead.
+func (Outcome) EnumDescriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{2}
+}
+
 // Notification is whom MOSIP notifies about the registration.
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -858,6 +920,466 @@ func (x *CancelTransactionResponse) GetStatus() string {
 	return ""
 }
 
+// GetTransactionHistoryRequest names a transaction.
+type GetTransactionHistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTransactionHistoryRequest) Reset() {
+	*x = GetTransactionHistoryRequest{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransactionHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransactionHistoryRequest) ProtoMessage() {}
+
+func (x *GetTransactionHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransactionHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetTransactionHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetTransactionHistoryRequest) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+// HistoryEntry is one step of a transaction's audit trail.
+type HistoryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the step was recorded.
+	At *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	// Step before ("" for the first entry).
+	FromStatus string `protobuf:"bytes,2,opt,name=from_status,json=fromStatus,proto3" json:"from_status,omitempty"`
+	// Step after.
+	ToStatus string `protobuf:"bytes,3,opt,name=to_status,json=toStatus,proto3" json:"to_status,omitempty"`
+	// What happened, e.g. MOSIP's error code; never personal data.
+	Detail        string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryEntry) Reset() {
+	*x = HistoryEntry{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryEntry) ProtoMessage() {}
+
+func (x *HistoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryEntry.ProtoReflect.Descriptor instead.
+func (*HistoryEntry) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HistoryEntry) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *HistoryEntry) GetFromStatus() string {
+	if x != nil {
+		return x.FromStatus
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetToStatus() string {
+	if x != nil {
+		return x.ToStatus
+	}
+	return ""
+}
+
+func (x *HistoryEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// GetTransactionHistoryResponse is the audit trail, oldest first.
+type GetTransactionHistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// Current step.
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// Steps, oldest first.
+	Entries       []*HistoryEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTransactionHistoryResponse) Reset() {
+	*x = GetTransactionHistoryResponse{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransactionHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransactionHistoryResponse) ProtoMessage() {}
+
+func (x *GetTransactionHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransactionHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetTransactionHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetTransactionHistoryResponse) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *GetTransactionHistoryResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *GetTransactionHistoryResponse) GetEntries() []*HistoryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// ResolveRegistrationRequest names a MOSIP registration id.
+type ResolveRegistrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MOSIP registration id (RID) as MOSIP reports it
+	// (event.data.registrationId, or the end of credentialSubject.id).
+	RegistrationId string `protobuf:"bytes,1,opt,name=registration_id,json=registrationId,proto3" json:"registration_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ResolveRegistrationRequest) Reset() {
+	*x = ResolveRegistrationRequest{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveRegistrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveRegistrationRequest) ProtoMessage() {}
+
+func (x *ResolveRegistrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveRegistrationRequest.ProtoReflect.Descriptor instead.
+func (*ResolveRegistrationRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ResolveRegistrationRequest) GetRegistrationId() string {
+	if x != nil {
+		return x.RegistrationId
+	}
+	return ""
+}
+
+// ResolveRegistrationResponse is what confirming the CRVS record needs.
+type ResolveRegistrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// Process of the packet.
+	Process Process `protobuf:"varint,2,opt,name=process,proto3,enum=mosipcrvs.packet.v1.Process" json:"process,omitempty"`
+	// Current step.
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// OpenCRVS event id.
+	EventId string `protobuf:"bytes,4,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// OpenCRVS action id.
+	ActionId string `protobuf:"bytes,5,opt,name=action_id,json=actionId,proto3" json:"action_id,omitempty"`
+	// OpenCRVS registration number.
+	RegistrationNumber string `protobuf:"bytes,6,opt,name=registration_number,json=registrationNumber,proto3" json:"registration_number,omitempty"`
+	// The stored OpenCRVS record token; empty once purged.
+	CrvsToken     string `protobuf:"bytes,7,opt,name=crvs_token,json=crvsToken,proto3" json:"crvs_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveRegistrationResponse) Reset() {
+	*x = ResolveRegistrationResponse{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveRegistrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveRegistrationResponse) ProtoMessage() {}
+
+func (x *ResolveRegistrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveRegistrationResponse.ProtoReflect.Descriptor instead.
+func (*ResolveRegistrationResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResolveRegistrationResponse) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *ResolveRegistrationResponse) GetProcess() Process {
+	if x != nil {
+		return x.Process
+	}
+	return Process_PROCESS_UNSPECIFIED
+}
+
+func (x *ResolveRegistrationResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ResolveRegistrationResponse) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *ResolveRegistrationResponse) GetActionId() string {
+	if x != nil {
+		return x.ActionId
+	}
+	return ""
+}
+
+func (x *ResolveRegistrationResponse) GetRegistrationNumber() string {
+	if x != nil {
+		return x.RegistrationNumber
+	}
+	return ""
+}
+
+func (x *ResolveRegistrationResponse) GetCrvsToken() string {
+	if x != nil {
+		return x.CrvsToken
+	}
+	return ""
+}
+
+// RecordOutcomeRequest reports a step.
+type RecordOutcomeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// The step reached.
+	Outcome Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=mosipcrvs.packet.v1.Outcome" json:"outcome,omitempty"`
+	// What happened (MOSIP's result or error code, OpenCRVS's answer); never
+	// personal data.
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOutcomeRequest) Reset() {
+	*x = RecordOutcomeRequest{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOutcomeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOutcomeRequest) ProtoMessage() {}
+
+func (x *RecordOutcomeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOutcomeRequest.ProtoReflect.Descriptor instead.
+func (*RecordOutcomeRequest) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RecordOutcomeRequest) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *RecordOutcomeRequest) GetOutcome() Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return Outcome_OUTCOME_UNSPECIFIED
+}
+
+func (x *RecordOutcomeRequest) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// RecordOutcomeResponse is the transaction after the step.
+type RecordOutcomeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Transaction id.
+	TransactionId string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	// Current step.
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// False when the transaction had already passed this step (nothing
+	// changed).
+	Changed       bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOutcomeResponse) Reset() {
+	*x = RecordOutcomeResponse{}
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOutcomeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOutcomeResponse) ProtoMessage() {}
+
+func (x *RecordOutcomeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mosipcrvs_packet_v1_packet_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOutcomeResponse.ProtoReflect.Descriptor instead.
+func (*RecordOutcomeResponse) Descriptor() ([]byte, []int) {
+	return file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RecordOutcomeResponse) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
+func (x *RecordOutcomeResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *RecordOutcomeResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 var File_mosipcrvs_packet_v1_packet_proto protoreflect.FileDescriptor
 
 const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
@@ -918,7 +1440,38 @@ const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\x19CancelTransactionResponse\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12/\n" +
 	"\x13registration_number\x18\x02 \x01(\tR\x12registrationNumber\x12\x16\n" +
-	"\x06status\x18\x03 \x01(\tR\x06status*i\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\"E\n" +
+	"\x1cGetTransactionHistoryRequest\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\"\x90\x01\n" +
+	"\fHistoryEntry\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1f\n" +
+	"\vfrom_status\x18\x02 \x01(\tR\n" +
+	"fromStatus\x12\x1b\n" +
+	"\tto_status\x18\x03 \x01(\tR\btoStatus\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"\x9b\x01\n" +
+	"\x1dGetTransactionHistoryResponse\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12;\n" +
+	"\aentries\x18\x03 \x03(\v2!.mosipcrvs.packet.v1.HistoryEntryR\aentries\"E\n" +
+	"\x1aResolveRegistrationRequest\x12'\n" +
+	"\x0fregistration_id\x18\x01 \x01(\tR\x0eregistrationId\"\x9c\x02\n" +
+	"\x1bResolveRegistrationResponse\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x126\n" +
+	"\aprocess\x18\x02 \x01(\x0e2\x1c.mosipcrvs.packet.v1.ProcessR\aprocess\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x19\n" +
+	"\bevent_id\x18\x04 \x01(\tR\aeventId\x12\x1b\n" +
+	"\taction_id\x18\x05 \x01(\tR\bactionId\x12/\n" +
+	"\x13registration_number\x18\x06 \x01(\tR\x12registrationNumber\x12\x1d\n" +
+	"\n" +
+	"crvs_token\x18\a \x01(\tR\tcrvsToken\"\x8d\x01\n" +
+	"\x14RecordOutcomeRequest\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x126\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x1c.mosipcrvs.packet.v1.OutcomeR\aoutcome\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"p\n" +
+	"\x15RecordOutcomeResponse\x12%\n" +
+	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged*i\n" +
 	"\aProcess\x12\x17\n" +
 	"\x13PROCESS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PROCESS_CRVS_NEW\x10\x01\x12\x16\n" +
@@ -927,12 +1480,21 @@ const file_mosipcrvs_packet_v1_packet_proto_rawDesc = "" +
 	"\x0eSubmissionKind\x12\x1f\n" +
 	"\x1bSUBMISSION_KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSUBMISSION_KIND_REGISTRATION\x10\x01\x12&\n" +
-	"\"SUBMISSION_KIND_UPDATE_BIOGRAPHICS\x10\x022\xd6\x03\n" +
+	"\"SUBMISSION_KIND_UPDATE_BIOGRAPHICS\x10\x02*\x93\x01\n" +
+	"\aOutcome\x12\x17\n" +
+	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bOUTCOME_CREDENTIAL_RECEIVED\x10\x01\x12\x15\n" +
+	"\x11OUTCOME_CONFIRMED\x10\x02\x12!\n" +
+	"\x1dOUTCOME_FLAGGED_FOR_REJECTION\x10\x03\x12\x14\n" +
+	"\x10OUTCOME_REJECTED\x10\x042\xb8\x06\n" +
 	"\rPacketService\x12u\n" +
 	"\x12SubmitRegistration\x12..mosipcrvs.packet.v1.SubmitRegistrationRequest\x1a/.mosipcrvs.packet.v1.SubmitRegistrationResponse\x12i\n" +
 	"\x0eGetTransaction\x12*.mosipcrvs.packet.v1.GetTransactionRequest\x1a+.mosipcrvs.packet.v1.GetTransactionResponse\x12o\n" +
 	"\x10ListTransactions\x12,.mosipcrvs.packet.v1.ListTransactionsRequest\x1a-.mosipcrvs.packet.v1.ListTransactionsResponse\x12r\n" +
-	"\x11CancelTransaction\x12-.mosipcrvs.packet.v1.CancelTransactionRequest\x1a..mosipcrvs.packet.v1.CancelTransactionResponseB@Z>github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1;packetv1b\x06proto3"
+	"\x11CancelTransaction\x12-.mosipcrvs.packet.v1.CancelTransactionRequest\x1a..mosipcrvs.packet.v1.CancelTransactionResponse\x12~\n" +
+	"\x15GetTransactionHistory\x121.mosipcrvs.packet.v1.GetTransactionHistoryRequest\x1a2.mosipcrvs.packet.v1.GetTransactionHistoryResponse\x12x\n" +
+	"\x13ResolveRegistration\x12/.mosipcrvs.packet.v1.ResolveRegistrationRequest\x1a0.mosipcrvs.packet.v1.ResolveRegistrationResponse\x12f\n" +
+	"\rRecordOutcome\x12).mosipcrvs.packet.v1.RecordOutcomeRequest\x1a*.mosipcrvs.packet.v1.RecordOutcomeResponseB@Z>github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1;packetv1b\x06proto3"
 
 var (
 	file_mosipcrvs_packet_v1_packet_proto_rawDescOnce sync.Once
@@ -946,50 +1508,68 @@ func file_mosipcrvs_packet_v1_packet_proto_rawDescGZIP() []byte {
 	return file_mosipcrvs_packet_v1_packet_proto_rawDescData
 }
 
-var file_mosipcrvs_packet_v1_packet_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mosipcrvs_packet_v1_packet_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_mosipcrvs_packet_v1_packet_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_mosipcrvs_packet_v1_packet_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_mosipcrvs_packet_v1_packet_proto_goTypes = []any{
-	(Process)(0),                       // 0: mosipcrvs.packet.v1.Process
-	(SubmissionKind)(0),                // 1: mosipcrvs.packet.v1.SubmissionKind
-	(*Notification)(nil),               // 2: mosipcrvs.packet.v1.Notification
-	(*SubmitRegistrationRequest)(nil),  // 3: mosipcrvs.packet.v1.SubmitRegistrationRequest
-	(*SubmitRegistrationResponse)(nil), // 4: mosipcrvs.packet.v1.SubmitRegistrationResponse
-	(*GetTransactionRequest)(nil),      // 5: mosipcrvs.packet.v1.GetTransactionRequest
-	(*GetTransactionResponse)(nil),     // 6: mosipcrvs.packet.v1.GetTransactionResponse
-	(*ListTransactionsRequest)(nil),    // 7: mosipcrvs.packet.v1.ListTransactionsRequest
-	(*TransactionSummary)(nil),         // 8: mosipcrvs.packet.v1.TransactionSummary
-	(*ListTransactionsResponse)(nil),   // 9: mosipcrvs.packet.v1.ListTransactionsResponse
-	(*CancelTransactionRequest)(nil),   // 10: mosipcrvs.packet.v1.CancelTransactionRequest
-	(*CancelTransactionResponse)(nil),  // 11: mosipcrvs.packet.v1.CancelTransactionResponse
-	(*structpb.Struct)(nil),            // 12: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 13: google.protobuf.Timestamp
+	(Process)(0),                          // 0: mosipcrvs.packet.v1.Process
+	(SubmissionKind)(0),                   // 1: mosipcrvs.packet.v1.SubmissionKind
+	(Outcome)(0),                          // 2: mosipcrvs.packet.v1.Outcome
+	(*Notification)(nil),                  // 3: mosipcrvs.packet.v1.Notification
+	(*SubmitRegistrationRequest)(nil),     // 4: mosipcrvs.packet.v1.SubmitRegistrationRequest
+	(*SubmitRegistrationResponse)(nil),    // 5: mosipcrvs.packet.v1.SubmitRegistrationResponse
+	(*GetTransactionRequest)(nil),         // 6: mosipcrvs.packet.v1.GetTransactionRequest
+	(*GetTransactionResponse)(nil),        // 7: mosipcrvs.packet.v1.GetTransactionResponse
+	(*ListTransactionsRequest)(nil),       // 8: mosipcrvs.packet.v1.ListTransactionsRequest
+	(*TransactionSummary)(nil),            // 9: mosipcrvs.packet.v1.TransactionSummary
+	(*ListTransactionsResponse)(nil),      // 10: mosipcrvs.packet.v1.ListTransactionsResponse
+	(*CancelTransactionRequest)(nil),      // 11: mosipcrvs.packet.v1.CancelTransactionRequest
+	(*CancelTransactionResponse)(nil),     // 12: mosipcrvs.packet.v1.CancelTransactionResponse
+	(*GetTransactionHistoryRequest)(nil),  // 13: mosipcrvs.packet.v1.GetTransactionHistoryRequest
+	(*HistoryEntry)(nil),                  // 14: mosipcrvs.packet.v1.HistoryEntry
+	(*GetTransactionHistoryResponse)(nil), // 15: mosipcrvs.packet.v1.GetTransactionHistoryResponse
+	(*ResolveRegistrationRequest)(nil),    // 16: mosipcrvs.packet.v1.ResolveRegistrationRequest
+	(*ResolveRegistrationResponse)(nil),   // 17: mosipcrvs.packet.v1.ResolveRegistrationResponse
+	(*RecordOutcomeRequest)(nil),          // 18: mosipcrvs.packet.v1.RecordOutcomeRequest
+	(*RecordOutcomeResponse)(nil),         // 19: mosipcrvs.packet.v1.RecordOutcomeResponse
+	(*structpb.Struct)(nil),               // 20: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
 }
 var file_mosipcrvs_packet_v1_packet_proto_depIdxs = []int32{
-	12, // 0: mosipcrvs.packet.v1.SubmitRegistrationRequest.request_fields:type_name -> google.protobuf.Struct
-	12, // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest.meta_info:type_name -> google.protobuf.Struct
-	12, // 2: mosipcrvs.packet.v1.SubmitRegistrationRequest.audit:type_name -> google.protobuf.Struct
-	2,  // 3: mosipcrvs.packet.v1.SubmitRegistrationRequest.notification:type_name -> mosipcrvs.packet.v1.Notification
+	20, // 0: mosipcrvs.packet.v1.SubmitRegistrationRequest.request_fields:type_name -> google.protobuf.Struct
+	20, // 1: mosipcrvs.packet.v1.SubmitRegistrationRequest.meta_info:type_name -> google.protobuf.Struct
+	20, // 2: mosipcrvs.packet.v1.SubmitRegistrationRequest.audit:type_name -> google.protobuf.Struct
+	3,  // 3: mosipcrvs.packet.v1.SubmitRegistrationRequest.notification:type_name -> mosipcrvs.packet.v1.Notification
 	1,  // 4: mosipcrvs.packet.v1.SubmitRegistrationRequest.kind:type_name -> mosipcrvs.packet.v1.SubmissionKind
 	0,  // 5: mosipcrvs.packet.v1.SubmitRegistrationResponse.process:type_name -> mosipcrvs.packet.v1.Process
 	0,  // 6: mosipcrvs.packet.v1.GetTransactionResponse.process:type_name -> mosipcrvs.packet.v1.Process
-	13, // 7: mosipcrvs.packet.v1.GetTransactionResponse.created_at:type_name -> google.protobuf.Timestamp
+	21, // 7: mosipcrvs.packet.v1.GetTransactionResponse.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: mosipcrvs.packet.v1.ListTransactionsRequest.process:type_name -> mosipcrvs.packet.v1.Process
 	0,  // 9: mosipcrvs.packet.v1.TransactionSummary.process:type_name -> mosipcrvs.packet.v1.Process
-	13, // 10: mosipcrvs.packet.v1.TransactionSummary.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 11: mosipcrvs.packet.v1.ListTransactionsResponse.transactions:type_name -> mosipcrvs.packet.v1.TransactionSummary
-	3,  // 12: mosipcrvs.packet.v1.PacketService.SubmitRegistration:input_type -> mosipcrvs.packet.v1.SubmitRegistrationRequest
-	5,  // 13: mosipcrvs.packet.v1.PacketService.GetTransaction:input_type -> mosipcrvs.packet.v1.GetTransactionRequest
-	7,  // 14: mosipcrvs.packet.v1.PacketService.ListTransactions:input_type -> mosipcrvs.packet.v1.ListTransactionsRequest
-	10, // 15: mosipcrvs.packet.v1.PacketService.CancelTransaction:input_type -> mosipcrvs.packet.v1.CancelTransactionRequest
-	4,  // 16: mosipcrvs.packet.v1.PacketService.SubmitRegistration:output_type -> mosipcrvs.packet.v1.SubmitRegistrationResponse
-	6,  // 17: mosipcrvs.packet.v1.PacketService.GetTransaction:output_type -> mosipcrvs.packet.v1.GetTransactionResponse
-	9,  // 18: mosipcrvs.packet.v1.PacketService.ListTransactions:output_type -> mosipcrvs.packet.v1.ListTransactionsResponse
-	11, // 19: mosipcrvs.packet.v1.PacketService.CancelTransaction:output_type -> mosipcrvs.packet.v1.CancelTransactionResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 10: mosipcrvs.packet.v1.TransactionSummary.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 11: mosipcrvs.packet.v1.ListTransactionsResponse.transactions:type_name -> mosipcrvs.packet.v1.TransactionSummary
+	21, // 12: mosipcrvs.packet.v1.HistoryEntry.at:type_name -> google.protobuf.Timestamp
+	14, // 13: mosipcrvs.packet.v1.GetTransactionHistoryResponse.entries:type_name -> mosipcrvs.packet.v1.HistoryEntry
+	0,  // 14: mosipcrvs.packet.v1.ResolveRegistrationResponse.process:type_name -> mosipcrvs.packet.v1.Process
+	2,  // 15: mosipcrvs.packet.v1.RecordOutcomeRequest.outcome:type_name -> mosipcrvs.packet.v1.Outcome
+	4,  // 16: mosipcrvs.packet.v1.PacketService.SubmitRegistration:input_type -> mosipcrvs.packet.v1.SubmitRegistrationRequest
+	6,  // 17: mosipcrvs.packet.v1.PacketService.GetTransaction:input_type -> mosipcrvs.packet.v1.GetTransactionRequest
+	8,  // 18: mosipcrvs.packet.v1.PacketService.ListTransactions:input_type -> mosipcrvs.packet.v1.ListTransactionsRequest
+	11, // 19: mosipcrvs.packet.v1.PacketService.CancelTransaction:input_type -> mosipcrvs.packet.v1.CancelTransactionRequest
+	13, // 20: mosipcrvs.packet.v1.PacketService.GetTransactionHistory:input_type -> mosipcrvs.packet.v1.GetTransactionHistoryRequest
+	16, // 21: mosipcrvs.packet.v1.PacketService.ResolveRegistration:input_type -> mosipcrvs.packet.v1.ResolveRegistrationRequest
+	18, // 22: mosipcrvs.packet.v1.PacketService.RecordOutcome:input_type -> mosipcrvs.packet.v1.RecordOutcomeRequest
+	5,  // 23: mosipcrvs.packet.v1.PacketService.SubmitRegistration:output_type -> mosipcrvs.packet.v1.SubmitRegistrationResponse
+	7,  // 24: mosipcrvs.packet.v1.PacketService.GetTransaction:output_type -> mosipcrvs.packet.v1.GetTransactionResponse
+	10, // 25: mosipcrvs.packet.v1.PacketService.ListTransactions:output_type -> mosipcrvs.packet.v1.ListTransactionsResponse
+	12, // 26: mosipcrvs.packet.v1.PacketService.CancelTransaction:output_type -> mosipcrvs.packet.v1.CancelTransactionResponse
+	15, // 27: mosipcrvs.packet.v1.PacketService.GetTransactionHistory:output_type -> mosipcrvs.packet.v1.GetTransactionHistoryResponse
+	17, // 28: mosipcrvs.packet.v1.PacketService.ResolveRegistration:output_type -> mosipcrvs.packet.v1.ResolveRegistrationResponse
+	19, // 29: mosipcrvs.packet.v1.PacketService.RecordOutcome:output_type -> mosipcrvs.packet.v1.RecordOutcomeResponse
+	23, // [23:30] is the sub-list for method output_type
+	16, // [16:23] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_mosipcrvs_packet_v1_packet_proto_init() }
@@ -1002,8 +1582,8 @@ func file_mosipcrvs_packet_v1_packet_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mosipcrvs_packet_v1_packet_proto_rawDesc), len(file_mosipcrvs_packet_v1_packet_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   10,
+			NumEnums:      3,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

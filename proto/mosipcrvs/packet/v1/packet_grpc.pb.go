@@ -19,10 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PacketService_SubmitRegistration_FullMethodName = "/mosipcrvs.packet.v1.PacketService/SubmitRegistration"
-	PacketService_GetTransaction_FullMethodName     = "/mosipcrvs.packet.v1.PacketService/GetTransaction"
-	PacketService_ListTransactions_FullMethodName   = "/mosipcrvs.packet.v1.PacketService/ListTransactions"
-	PacketService_CancelTransaction_FullMethodName  = "/mosipcrvs.packet.v1.PacketService/CancelTransaction"
+	PacketService_SubmitRegistration_FullMethodName    = "/mosipcrvs.packet.v1.PacketService/SubmitRegistration"
+	PacketService_GetTransaction_FullMethodName        = "/mosipcrvs.packet.v1.PacketService/GetTransaction"
+	PacketService_ListTransactions_FullMethodName      = "/mosipcrvs.packet.v1.PacketService/ListTransactions"
+	PacketService_CancelTransaction_FullMethodName     = "/mosipcrvs.packet.v1.PacketService/CancelTransaction"
+	PacketService_GetTransactionHistory_FullMethodName = "/mosipcrvs.packet.v1.PacketService/GetTransactionHistory"
+	PacketService_ResolveRegistration_FullMethodName   = "/mosipcrvs.packet.v1.PacketService/ResolveRegistration"
+	PacketService_RecordOutcome_FullMethodName         = "/mosipcrvs.packet.v1.PacketService/RecordOutcome"
 )
 
 // PacketServiceClient is the client API for PacketService service.
@@ -45,6 +48,19 @@ type PacketServiceClient interface {
 	// no confirmation) and frees its OpenCRVS event and action for a new
 	// submission. Support staff use it for records stuck in MOSIP.
 	CancelTransaction(ctx context.Context, in *CancelTransactionRequest, opts ...grpc.CallOption) (*CancelTransactionResponse, error)
+	// GetTransactionHistory returns the audit trail of a transaction: every
+	// step it went through, oldest first.
+	GetTransactionHistory(ctx context.Context, in *GetTransactionHistoryRequest, opts ...grpc.CallOption) (*GetTransactionHistoryResponse, error)
+	// ResolveRegistration finds the transaction of a MOSIP registration id
+	// (RID) and returns what confirming the CRVS record needs, the stored
+	// record token included. Internal: the notification service calls it; it
+	// has no REST mapping.
+	ResolveRegistration(ctx context.Context, in *ResolveRegistrationRequest, opts ...grpc.CallOption) (*ResolveRegistrationResponse, error)
+	// RecordOutcome records what happened after MOSIP processed the packet:
+	// the credential arrived, OpenCRVS confirmed or rejected the record, or
+	// the record has to be rejected. Steps never move backwards; recording a
+	// step the transaction already passed is a no-op, so retries are safe.
+	RecordOutcome(ctx context.Context, in *RecordOutcomeRequest, opts ...grpc.CallOption) (*RecordOutcomeResponse, error)
 }
 
 type packetServiceClient struct {
@@ -95,6 +111,36 @@ func (c *packetServiceClient) CancelTransaction(ctx context.Context, in *CancelT
 	return out, nil
 }
 
+func (c *packetServiceClient) GetTransactionHistory(ctx context.Context, in *GetTransactionHistoryRequest, opts ...grpc.CallOption) (*GetTransactionHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTransactionHistoryResponse)
+	err := c.cc.Invoke(ctx, PacketService_GetTransactionHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *packetServiceClient) ResolveRegistration(ctx context.Context, in *ResolveRegistrationRequest, opts ...grpc.CallOption) (*ResolveRegistrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveRegistrationResponse)
+	err := c.cc.Invoke(ctx, PacketService_ResolveRegistration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *packetServiceClient) RecordOutcome(ctx context.Context, in *RecordOutcomeRequest, opts ...grpc.CallOption) (*RecordOutcomeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordOutcomeResponse)
+	err := c.cc.Invoke(ctx, PacketService_RecordOutcome_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PacketServiceServer is the server API for PacketService service.
 // All implementations must embed UnimplementedPacketServiceServer
 // for forward compatibility.
@@ -115,6 +161,19 @@ type PacketServiceServer interface {
 	// no confirmation) and frees its OpenCRVS event and action for a new
 	// submission. Support staff use it for records stuck in MOSIP.
 	CancelTransaction(context.Context, *CancelTransactionRequest) (*CancelTransactionResponse, error)
+	// GetTransactionHistory returns the audit trail of a transaction: every
+	// step it went through, oldest first.
+	GetTransactionHistory(context.Context, *GetTransactionHistoryRequest) (*GetTransactionHistoryResponse, error)
+	// ResolveRegistration finds the transaction of a MOSIP registration id
+	// (RID) and returns what confirming the CRVS record needs, the stored
+	// record token included. Internal: the notification service calls it; it
+	// has no REST mapping.
+	ResolveRegistration(context.Context, *ResolveRegistrationRequest) (*ResolveRegistrationResponse, error)
+	// RecordOutcome records what happened after MOSIP processed the packet:
+	// the credential arrived, OpenCRVS confirmed or rejected the record, or
+	// the record has to be rejected. Steps never move backwards; recording a
+	// step the transaction already passed is a no-op, so retries are safe.
+	RecordOutcome(context.Context, *RecordOutcomeRequest) (*RecordOutcomeResponse, error)
 	mustEmbedUnimplementedPacketServiceServer()
 }
 
@@ -136,6 +195,15 @@ func (UnimplementedPacketServiceServer) ListTransactions(context.Context, *ListT
 }
 func (UnimplementedPacketServiceServer) CancelTransaction(context.Context, *CancelTransactionRequest) (*CancelTransactionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelTransaction not implemented")
+}
+func (UnimplementedPacketServiceServer) GetTransactionHistory(context.Context, *GetTransactionHistoryRequest) (*GetTransactionHistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTransactionHistory not implemented")
+}
+func (UnimplementedPacketServiceServer) ResolveRegistration(context.Context, *ResolveRegistrationRequest) (*ResolveRegistrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveRegistration not implemented")
+}
+func (UnimplementedPacketServiceServer) RecordOutcome(context.Context, *RecordOutcomeRequest) (*RecordOutcomeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordOutcome not implemented")
 }
 func (UnimplementedPacketServiceServer) mustEmbedUnimplementedPacketServiceServer() {}
 func (UnimplementedPacketServiceServer) testEmbeddedByValue()                       {}
@@ -230,6 +298,60 @@ func _PacketService_CancelTransaction_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PacketService_GetTransactionHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTransactionHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PacketServiceServer).GetTransactionHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PacketService_GetTransactionHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PacketServiceServer).GetTransactionHistory(ctx, req.(*GetTransactionHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PacketService_ResolveRegistration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveRegistrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PacketServiceServer).ResolveRegistration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PacketService_ResolveRegistration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PacketServiceServer).ResolveRegistration(ctx, req.(*ResolveRegistrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PacketService_RecordOutcome_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordOutcomeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PacketServiceServer).RecordOutcome(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PacketService_RecordOutcome_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PacketServiceServer).RecordOutcome(ctx, req.(*RecordOutcomeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PacketService_ServiceDesc is the grpc.ServiceDesc for PacketService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -252,6 +374,18 @@ var PacketService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelTransaction",
 			Handler:    _PacketService_CancelTransaction_Handler,
+		},
+		{
+			MethodName: "GetTransactionHistory",
+			Handler:    _PacketService_GetTransactionHistory_Handler,
+		},
+		{
+			MethodName: "ResolveRegistration",
+			Handler:    _PacketService_ResolveRegistration_Handler,
+		},
+		{
+			MethodName: "RecordOutcome",
+			Handler:    _PacketService_RecordOutcome_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
