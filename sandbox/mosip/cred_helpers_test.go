@@ -260,7 +260,11 @@ type credTestLoader map[string]any
 func credTestNewLoader(t *testing.T, base string, odrl []byte, terms map[string]string) credTestLoader {
 	t.Helper()
 	read := func(name string) []byte {
-		b, err := os.ReadFile("data/jsonld/" + name)
+		dir := "data/jsonld/"
+		if name != "mosip-context.template.jsonld" {
+			dir = "../../pkg/ldproof/contexts/" // the W3C contexts live with the canonicalizer
+		}
+		b, err := os.ReadFile(dir + name)
 		if err != nil {
 			t.Fatal(err)
 		}

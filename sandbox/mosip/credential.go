@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mosipcrvs/bridge/pkg/ldproof"
 	"github.com/mosipcrvs/bridge/sandbox/pki"
 )
 
@@ -177,7 +178,7 @@ type CredentialService struct {
 	metaInfo     []string
 	base         string
 	mosipCtx     []byte
-	loader       *ldLoader
+	loader       *ldproof.Loader
 	extraCtx     map[string][]byte
 	sharePolicy  string
 	shareTx      int
