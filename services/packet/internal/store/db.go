@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/mosipcrvs/bridge/pkg/sqlstore"
 )
 
 // Limits on free text, so a misbehaving caller cannot bloat rows.
@@ -31,7 +32,7 @@ const (
 // two differ only in how they talk to their database; everything a caller
 // can observe is the same, which the contract test checks.
 type DB struct {
-	b       backend
+	b       *sqlstore.DB
 	keys    *Keyring
 	ids     idFormat
 	now     func() time.Time
@@ -46,7 +47,7 @@ type DB struct {
 var _ Store = (*DB)(nil)
 
 // checkOptions validates Options and fills defaults; the returned DB has no
-// backend yet.
+// database yet.
 func checkOptions(opts Options) (*DB, error) {
 	ids, err := newIDFormat(opts.IDPrefix)
 	if err != nil {
@@ -69,10 +70,22 @@ func checkOptions(opts Options) (*DB, error) {
 }
 
 // Dialect is "postgres" or "sqlite".
-func (d *DB) Dialect() string { return d.b.dialect() }
+func (d *DB) Dialect() string { return d.b.Dialect() }
 
 // Close releases the database.
-func (d *DB) Close() error { return d.b.close() }
+func (d *DB) Close() error { return d.b.Close() }
+
+// nextSeq draws the next transaction sequence number inside t: a Postgres
+// sequence, or on SQLite a counter row, which the single writer serializes.
+func (d *DB) nextSeq(ctx context.Context, t sqlstore.Tx) (int64, error) {
+	q := `SELECT nextval('packet_transaction_seq')`
+	if d.b.Dialect() == sqlstore.SQLite {
+		q = `UPDATE packet_id_counter SET last = last + 1 WHERE id = 1 RETURNING last`
+	}
+	var n int64
+	err := t.QueryRow(ctx, q).Scan(&n)
+	return n, err
+}
 
 // clock returns now as both databases store it.
 func (d *DB) clock() time.Time { return d.now().UTC().Truncate(time.Microsecond) }
@@ -87,12 +100,12 @@ type sealedTx struct {
 	token, payload string
 }
 
-func scanTx(r row) (sealedTx, error) {
+func scanTx(r sqlstore.Row) (sealedTx, error) {
 	var s sealedTx
 	t := &s.Transaction
 	err := r.Scan(&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
 		&t.TrackingID, &s.token, &s.payload, &t.JobID, &t.Attempts, &t.LastError,
-		timeDest{&t.CreatedAt}, timeDest{&t.UpdatedAt}, timeDest{&t.PurgedAt})
+		sqlstore.ScanTime(&t.CreatedAt), sqlstore.ScanTime(&t.UpdatedAt), sqlstore.ScanTime(&t.PurgedAt))
 	return s, err
 }
 
@@ -146,11 +159,11 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 		return Transaction{}, false, err
 	}
 	keyed := s.EventID != "" && s.ActionID != ""
-	t, err := d.b.begin(ctx)
+	t, err := d.b.Begin(ctx)
 	if err != nil {
 		return Transaction{}, false, fmt.Errorf("submit: %w", err)
 	}
-	defer t.rollback(ctx)
+	defer t.Rollback(ctx)
 
 	// The common duplicate (OpenCRVS retrying after a timeout) is answered
 	// here without drawing a sequence number.
@@ -164,7 +177,7 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 		}
 	}
 
-	seq, err := d.b.nextSeq(ctx, t)
+	seq, err := d.nextSeq(ctx, t)
 	if err != nil {
 		return Transaction{}, false, fmt.Errorf("submit: next transaction id: %w", err)
 	}
@@ -187,14 +200,14 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 	// winner is returned below. The conflict target names the partial
 	// index, so a clash on the primary key still fails loudly.
 	var inserted string
-	err = t.queryRow(ctx, `INSERT INTO packet_transactions
+	err = t.QueryRow(ctx, `INSERT INTO packet_transactions
 		(id, process, status, event_id, action_id, registration_number, tracking_id, token_enc, payload_enc, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 		ON CONFLICT (event_id, action_id) WHERE event_id <> '' AND action_id <> '' AND status <> 'cancelled' DO NOTHING
 		RETURNING id`,
 		id, string(s.Process), string(StatusReceived), s.EventID, s.ActionID, s.RegistrationNumber, s.TrackingID,
-		tokenSealed, payloadSealed, d.b.timeArg(now)).Scan(&inserted)
-	if noRows(err) && keyed {
+		tokenSealed, payloadSealed, d.b.TimeArg(now)).Scan(&inserted)
+	if sqlstore.NoRows(err) && keyed {
 		existing, err := d.liveByKey(ctx, t, s.EventID, s.ActionID)
 		if err != nil {
 			return Transaction{}, false, fmt.Errorf("submit: concurrent duplicate: %w", err)
@@ -202,7 +215,7 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 		return existing, false, nil
 	}
 	if err != nil {
-		if d.b.uniqueViolation(err) {
+		if d.b.UniqueViolation(err) {
 			return Transaction{}, false, fmt.Errorf("submit: transaction id %s is taken (was TRANSACTION_ID_PREFIX changed?): %w", id, err)
 		}
 		return Transaction{}, false, fmt.Errorf("submit: insert: %w", err)
@@ -212,11 +225,11 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 	if d.maxJobs > 0 {
 		opts = &river.InsertOpts{MaxAttempts: d.maxJobs}
 	}
-	jobID, err := t.insertJob(ctx, SubmitJob{TransactionID: id}, opts)
+	jobID, err := t.InsertJob(ctx, SubmitJob{TransactionID: id}, opts)
 	if err != nil {
 		return Transaction{}, false, fmt.Errorf("submit: enqueue job: %w", err)
 	}
-	if _, err := t.exec(ctx, `UPDATE packet_transactions SET job_id = $2 WHERE id = $1`, id, jobID); err != nil {
+	if _, err := t.Exec(ctx, `UPDATE packet_transactions SET job_id = $2 WHERE id = $1`, id, jobID); err != nil {
 		return Transaction{}, false, fmt.Errorf("submit: record job: %w", err)
 	}
 	if err := d.appendAudit(ctx, t, id, now, "", StatusReceived, "received from OpenCRVS"); err != nil {
@@ -227,7 +240,7 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 			return Transaction{}, false, fmt.Errorf("submit: %w", err)
 		}
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return Transaction{}, false, fmt.Errorf("submit: commit: %w", err)
 	}
 	return Transaction{
@@ -237,9 +250,9 @@ func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error
 	}, true, nil
 }
 
-func (d *DB) appendAudit(ctx context.Context, q querier, id string, at time.Time, from, to Status, detail string) error {
-	_, err := q.exec(ctx, `INSERT INTO packet_audit (transaction_id, at, from_status, to_status, detail)
-		VALUES ($1, $2, $3, $4, $5)`, id, d.b.timeArg(at), string(from), string(to), truncate(detail, maxDetailLen))
+func (d *DB) appendAudit(ctx context.Context, q sqlstore.Querier, id string, at time.Time, from, to Status, detail string) error {
+	_, err := q.Exec(ctx, `INSERT INTO packet_audit (transaction_id, at, from_status, to_status, detail)
+		VALUES ($1, $2, $3, $4, $5)`, id, d.b.TimeArg(at), string(from), string(to), truncate(detail, maxDetailLen))
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -248,10 +261,10 @@ func (d *DB) appendAudit(ctx context.Context, q querier, id string, at time.Time
 
 // liveByKey finds the transaction of an event and action that is not
 // cancelled; the partial unique index allows at most one.
-func (d *DB) liveByKey(ctx context.Context, q querier, eventID, actionID string) (Transaction, error) {
-	s, err := scanTx(q.queryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions
+func (d *DB) liveByKey(ctx context.Context, q sqlstore.Querier, eventID, actionID string) (Transaction, error) {
+	s, err := scanTx(q.QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions
 		WHERE event_id = $1 AND action_id = $2 AND status <> 'cancelled'`, eventID, actionID))
-	if noRows(err) {
+	if sqlstore.NoRows(err) {
 		return Transaction{}, ErrNotFound
 	}
 	if err != nil {
@@ -265,12 +278,28 @@ func (d *DB) Get(ctx context.Context, id string) (Transaction, error) {
 	if !validID(id) {
 		return Transaction{}, fmt.Errorf("get %q: %w", id, ErrNotFound)
 	}
-	s, err := scanTx(d.b.reader().queryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE id = $1`, id))
-	if noRows(err) {
+	s, err := scanTx(d.b.Reader().QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE id = $1`, id))
+	if sqlstore.NoRows(err) {
 		return Transaction{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return Transaction{}, fmt.Errorf("get %s: %w", id, err)
+	}
+	return d.open(s)
+}
+
+// GetByRegistrationID returns the transaction of a MOSIP registration id
+// (RID), with its token: how MOSIP's answers find their CRVS record.
+func (d *DB) GetByRegistrationID(ctx context.Context, rid string) (Transaction, error) {
+	if rid == "" || len(rid) > 64 {
+		return Transaction{}, fmt.Errorf("%w: a registration id is 1 to 64 characters", ErrInvalid)
+	}
+	s, err := scanTx(d.b.Reader().QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE registration_id = $1`, rid))
+	if sqlstore.NoRows(err) {
+		return Transaction{}, fmt.Errorf("get by registration id: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Transaction{}, fmt.Errorf("get by registration id: %w", err)
 	}
 	return d.open(s)
 }
@@ -280,7 +309,7 @@ func (d *DB) GetByIdempotencyKey(ctx context.Context, eventID, actionID string) 
 	if eventID == "" || actionID == "" {
 		return Transaction{}, fmt.Errorf("%w: event id and action id are both needed", ErrInvalid)
 	}
-	t, err := d.liveByKey(ctx, d.b.reader(), eventID, actionID)
+	t, err := d.liveByKey(ctx, d.b.Reader(), eventID, actionID)
 	if err != nil {
 		return Transaction{}, fmt.Errorf("get by event and action: %w", err)
 	}
@@ -319,17 +348,17 @@ func (d *DB) List(ctx context.Context, f Filter) (Page, error) {
 		where = append(where, "registration_number = "+arg(f.RegistrationNumber))
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "created_at >= "+arg(d.b.timeArg(f.Since.UTC())))
+		where = append(where, "created_at >= "+arg(d.b.TimeArg(f.Since.UTC())))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "created_at < "+arg(d.b.timeArg(f.Until.UTC())))
+		where = append(where, "created_at < "+arg(d.b.TimeArg(f.Until.UTC())))
 	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return Page{}, err
 		}
-		where = append(where, "(created_at, id) < ("+arg(d.b.timeArg(at))+", "+arg(id)+")")
+		where = append(where, "(created_at, id) < ("+arg(d.b.TimeArg(at))+", "+arg(id)+")")
 	}
 	q := `SELECT ` + txColumns + ` FROM packet_transactions`
 	if len(where) > 0 {
@@ -337,7 +366,7 @@ func (d *DB) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	// One row more than asked tells whether another page follows.
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	rs, err := d.b.reader().query(ctx, q, args...)
+	rs, err := d.b.Reader().Query(ctx, q, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list: %w", err)
 	}
@@ -363,14 +392,14 @@ func (d *DB) List(ctx context.Context, f Filter) (Page, error) {
 
 // A cursor is the sort key of the last row of a page, opaque to callers.
 func encodeCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(timeLayout) + "|" + id))
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(sqlstore.TimeLayout) + "|" + id))
 }
 
 func decodeCursor(c string) (time.Time, string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err == nil {
 		at, id, ok := strings.Cut(string(raw), "|")
-		if t, perr := time.Parse(timeLayout, at); ok && perr == nil && validID(id) {
+		if t, perr := time.Parse(sqlstore.TimeLayout, at); ok && perr == nil && validID(id) {
 			return t, id, nil
 		}
 	}
@@ -384,11 +413,11 @@ func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail str
 	if !CanAdvance(from, to) {
 		return Transaction{}, fmt.Errorf("%w: transaction cannot go from %q to %q", ErrInvalid, from, to)
 	}
-	t, err := d.b.begin(ctx)
+	t, err := d.b.Begin(ctx)
 	if err != nil {
 		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
 	}
-	defer t.rollback(ctx)
+	defer t.Rollback(ctx)
 	cur, err := d.lockForUpdate(ctx, t, id)
 	if err != nil {
 		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
@@ -407,12 +436,12 @@ func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail str
 	next.Status = to
 	next.UpdatedAt = d.clock()
 	next.LastError = truncate(next.LastError, maxLastErrorLen)
-	_, err = t.exec(ctx, `UPDATE packet_transactions
+	_, err = t.Exec(ctx, `UPDATE packet_transactions
 		SET status = $2, registration_id = $3, tracking_id = $4, attempts = $5, last_error = $6, updated_at = $7
 		WHERE id = $1`,
-		id, string(to), next.RegistrationID, next.TrackingID, next.Attempts, next.LastError, d.b.timeArg(next.UpdatedAt))
+		id, string(to), next.RegistrationID, next.TrackingID, next.Attempts, next.LastError, d.b.TimeArg(next.UpdatedAt))
 	if err != nil {
-		if d.b.uniqueViolation(err) {
+		if d.b.UniqueViolation(err) {
 			return Transaction{}, fmt.Errorf("advance %s: %w: registration id %q belongs to another transaction", id, ErrInvalid, next.RegistrationID)
 		}
 		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
@@ -420,7 +449,7 @@ func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail str
 	if err := d.appendAudit(ctx, t, id, next.UpdatedAt, from, to, detail); err != nil {
 		return Transaction{}, fmt.Errorf("advance %s: %w", id, err)
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return Transaction{}, fmt.Errorf("advance %s: commit: %w", id, err)
 	}
 	return next, nil
@@ -428,12 +457,12 @@ func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail str
 
 // lockForUpdate reads a transaction inside t, locking its row where the
 // database can (SQLite's write transaction already excludes other writers).
-func (d *DB) lockForUpdate(ctx context.Context, t txn, id string) (Transaction, error) {
+func (d *DB) lockForUpdate(ctx context.Context, t sqlstore.Tx, id string) (Transaction, error) {
 	if !validID(id) {
 		return Transaction{}, ErrNotFound
 	}
-	s, err := scanTx(t.queryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE id = $1`+d.b.lockRow(), id))
-	if noRows(err) {
+	s, err := scanTx(t.QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE id = $1`+d.b.LockRow(), id))
+	if sqlstore.NoRows(err) {
 		return Transaction{}, ErrNotFound
 	}
 	if err != nil {
@@ -486,11 +515,11 @@ func checkMutation(before, after Transaction) error {
 
 // Cancel withdraws an unfinished transaction and cancels its job.
 func (d *DB) Cancel(ctx context.Context, id, detail string) (Transaction, error) {
-	t, err := d.b.begin(ctx)
+	t, err := d.b.Begin(ctx)
 	if err != nil {
 		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
 	}
-	defer t.rollback(ctx)
+	defer t.Rollback(ctx)
 	cur, err := d.lockForUpdate(ctx, t, id)
 	if err != nil {
 		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
@@ -502,8 +531,8 @@ func (d *DB) Cancel(ctx context.Context, id, detail string) (Transaction, error)
 		return Transaction{}, &ConflictError{ID: id, Actual: cur.Status}
 	}
 	now := d.clock()
-	if _, err := t.exec(ctx, `UPDATE packet_transactions SET status = $2, updated_at = $3 WHERE id = $1`,
-		id, string(StatusCancelled), d.b.timeArg(now)); err != nil {
+	if _, err := t.Exec(ctx, `UPDATE packet_transactions SET status = $2, updated_at = $3 WHERE id = $1`,
+		id, string(StatusCancelled), d.b.TimeArg(now)); err != nil {
 		return Transaction{}, fmt.Errorf("cancel %s: %w", id, err)
 	}
 	if err := d.appendAudit(ctx, t, id, now, cur.Status, StatusCancelled, detail); err != nil {
@@ -512,11 +541,11 @@ func (d *DB) Cancel(ctx context.Context, id, detail string) (Transaction, error)
 	// A running worker learns of it from River (its context is cancelled)
 	// or, at the latest, from its next Advance failing with ErrConflict.
 	if cur.JobID != 0 {
-		if err := t.cancelJob(ctx, cur.JobID); err != nil {
+		if err := t.CancelJob(ctx, cur.JobID); err != nil {
 			return Transaction{}, fmt.Errorf("cancel %s: job %d: %w", id, cur.JobID, err)
 		}
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return Transaction{}, fmt.Errorf("cancel %s: commit: %w", id, err)
 	}
 	cur.Status, cur.UpdatedAt = StatusCancelled, now
@@ -528,7 +557,7 @@ func (d *DB) History(ctx context.Context, id string) ([]AuditEntry, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("history %q: %w", id, ErrNotFound)
 	}
-	rs, err := d.b.reader().query(ctx, `SELECT seq, transaction_id, at, from_status, to_status, detail
+	rs, err := d.b.Reader().Query(ctx, `SELECT seq, transaction_id, at, from_status, to_status, detail
 		FROM packet_audit WHERE transaction_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("history %s: %w", id, err)
@@ -537,7 +566,7 @@ func (d *DB) History(ctx context.Context, id string) ([]AuditEntry, error) {
 	var out []AuditEntry
 	for rs.Next() {
 		var e AuditEntry
-		if err := rs.Scan(&e.Seq, &e.TransactionID, timeDest{&e.At}, &e.From, &e.To, &e.Detail); err != nil {
+		if err := rs.Scan(&e.Seq, &e.TransactionID, sqlstore.ScanTime(&e.At), &e.From, &e.To, &e.Detail); err != nil {
 			return nil, fmt.Errorf("history %s: %w", id, err)
 		}
 		out = append(out, e)
@@ -573,14 +602,14 @@ func (d *DB) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 func (d *DB) purgeBatch(ctx context.Context, cutoff time.Time) (int, error) {
-	t, err := d.b.begin(ctx)
+	t, err := d.b.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer t.rollback(ctx)
-	rs, err := t.query(ctx, `SELECT id, status FROM packet_transactions
+	defer t.Rollback(ctx)
+	rs, err := t.Query(ctx, `SELECT id, status FROM packet_transactions
 		WHERE status IN `+finishedStatuses+` AND updated_at < $1 AND purged_at IS NULL
-		ORDER BY updated_at LIMIT $2`+d.b.lockRow(), d.b.timeArg(cutoff.UTC()), batchSize)
+		ORDER BY updated_at LIMIT $2`+d.b.LockRow(), d.b.TimeArg(cutoff.UTC()), batchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -603,15 +632,15 @@ func (d *DB) purgeBatch(ctx context.Context, cutoff time.Time) (int, error) {
 	}
 	now := d.clock()
 	for _, v := range victims {
-		if _, err := t.exec(ctx, `UPDATE packet_transactions SET token_enc = '', payload_enc = '', purged_at = $2 WHERE id = $1`,
-			v.id, d.b.timeArg(now)); err != nil {
+		if _, err := t.Exec(ctx, `UPDATE packet_transactions SET token_enc = '', payload_enc = '', purged_at = $2 WHERE id = $1`,
+			v.id, d.b.TimeArg(now)); err != nil {
 			return 0, err
 		}
 		if err := d.appendAudit(ctx, t, v.id, now, v.status, v.status, "retention: token and payload purged"); err != nil {
 			return 0, err
 		}
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return 0, err
 	}
 	return len(victims), nil
@@ -633,16 +662,16 @@ func (d *DB) Rewrap(ctx context.Context) (int, error) {
 }
 
 func (d *DB) rewrapBatch(ctx context.Context) (int, error) {
-	t, err := d.b.begin(ctx)
+	t, err := d.b.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer t.rollback(ctx)
+	defer t.Rollback(ctx)
 	// substr rather than LIKE: key ids may hold '_', a LIKE wildcard.
 	cur := d.keys.Current() + ":"
-	rs, err := t.query(ctx, `SELECT id, token_enc, payload_enc FROM packet_transactions
+	rs, err := t.Query(ctx, `SELECT id, token_enc, payload_enc FROM packet_transactions
 		WHERE (token_enc <> '' AND substr(token_enc, 1, $2) <> $1) OR (payload_enc <> '' AND substr(payload_enc, 1, $2) <> $1)
-		ORDER BY id LIMIT $3`+d.b.lockRow(), cur, len(cur), batchSize)
+		ORDER BY id LIMIT $3`+d.b.LockRow(), cur, len(cur), batchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -669,12 +698,12 @@ func (d *DB) rewrapBatch(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("transaction %s payload: %w", s.id, err)
 		}
-		if _, err := t.exec(ctx, `UPDATE packet_transactions SET token_enc = $2, payload_enc = $3 WHERE id = $1`,
+		if _, err := t.Exec(ctx, `UPDATE packet_transactions SET token_enc = $2, payload_enc = $3 WHERE id = $1`,
 			s.id, token, payload); err != nil {
 			return 0, err
 		}
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return 0, err
 	}
 	return len(todo), nil
@@ -702,13 +731,8 @@ func (d *DB) NewQueue(workers *river.Workers, cfg river.Config) (Queue, error) {
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = d.log
-	}
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = d.maxJobs
-	}
-	q, err := d.b.newQueue(&cfg)
+	// Logger and MaxAttempts default to the store's (sqlOptions).
+	q, err := d.b.NewQueue(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}

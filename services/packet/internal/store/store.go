@@ -227,6 +227,9 @@ type Store interface {
 	// GetByIdempotencyKey returns the live transaction of an OpenCRVS event
 	// and action. ErrNotFound when there is none.
 	GetByIdempotencyKey(ctx context.Context, eventID, actionID string) (Transaction, error)
+	// GetByRegistrationID returns the transaction of a MOSIP registration
+	// id (RID) with its token; ErrNotFound when none has it.
+	GetByRegistrationID(ctx context.Context, rid string) (Transaction, error)
 	// List returns a page of transactions matching f, newest first.
 	List(ctx context.Context, f Filter) (Page, error)
 	// Advance moves a transaction from step from to step to, applying

@@ -1,4 +1,4 @@
-package store
+package sqlstore
 
 import (
 	"context"
@@ -15,13 +15,17 @@ import (
 )
 
 // OpenPostgres connects to PostgreSQL at url (a pgx connection string;
-// pool_max_conns and search_path work as parameters), applies the store's
-// and River's migrations and returns the store.
+// pool_max_conns and search_path work as parameters), applies the
+// service's and River's migrations and returns the database.
 //
 // Migrations run under an advisory lock, so replicas starting together
 // take turns instead of racing on the schema.
 func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
-	d, err := checkOptions(opts)
+	opts, err := opts.check()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := loadMigrations(opts.Migrations, Postgres)
 	if err != nil {
 		return nil, err
 	}
@@ -31,41 +35,41 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, errors.New("postgres: cannot parse the connection URL")
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		// Lets a DBA tell the packet service's sessions from others.
-		cfg.ConnConfig.RuntimeParams["application_name"] = "mosipcrvs-packet"
+		// Lets a DBA tell the service's sessions from others.
+		cfg.ConnConfig.RuntimeParams["application_name"] = "mosipcrvs-" + opts.Service
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	b := &pgBackend{pool: pool}
-	if err := b.migrate(ctx, d); err != nil {
+	if err := b.migrate(ctx, ms, opts); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	b.inserter, err = river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: d.log, MaxAttempts: d.maxJobs})
+	b.inserter, err = river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: opts.Logger, MaxAttempts: opts.MaxJobAttempts})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: river: %w", err)
 	}
-	d.b = b
-	return d, nil
+	return &DB{b: b, opts: opts}, nil
 }
 
 type pgBackend struct {
 	pool *pgxpool.Pool
-	// inserter is an insert-only River client: Submit enqueues through it
-	// inside its own transaction; workers run on clients from newQueue.
+	// inserter is an insert-only River client: Tx.InsertJob enqueues
+	// through it; workers run on clients from newQueue.
 	inserter *river.Client[pgx.Tx]
 }
 
-func (b *pgBackend) dialect() string { return "postgres" }
+func (b *pgBackend) dialect() string { return Postgres }
 
-// migrate applies the store's migrations in one transaction and then
+// migrate applies the service's migrations in one transaction and then
 // River's, holding a session advisory lock on one connection throughout.
 // The two-key form keeps clear of River's single-key locks; the second key
-// is the schema, so stores in different schemas do not wait for each other.
-func (b *pgBackend) migrate(ctx context.Context, d *DB) error {
+// is the schema, so databases in different schemas do not wait for each
+// other.
+func (b *pgBackend) migrate(ctx context.Context, ms []migration, opts Options) error {
 	if err := b.pool.Ping(ctx); err != nil {
 		return err
 	}
@@ -74,14 +78,15 @@ func (b *pgBackend) migrate(ctx context.Context, d *DB) error {
 		return err
 	}
 	defer conn.Release()
-	const lockKeys = `hashtext('mosipcrvs.packet.store'), hashtext(coalesce(current_schema(), ''))`
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKeys+`)`); err != nil {
+	const lockKeys = `hashtext($1), hashtext(coalesce(current_schema(), ''))`
+	lockName := "mosipcrvs." + opts.Service + ".store"
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKeys+`)`, lockName); err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	defer func() {
 		// Unlock even when ctx ended; if that fails, releasing the
 		// connection with the lock held is worse than closing it.
-		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKeys+`)`); err != nil {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKeys+`)`, lockName); err != nil {
 			_ = conn.Conn().Close(context.WithoutCancel(ctx))
 		}
 	}()
@@ -89,17 +94,17 @@ func (b *pgBackend) migrate(ctx context.Context, d *DB) error {
 	if err != nil {
 		return err
 	}
-	t := &pgTx{tx: tx}
-	defer t.rollback(ctx)
-	err = applyMigrations(ctx, t, b, `CREATE TABLE IF NOT EXISTS `+migrationsTable+` (
-		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`, d.clock())
+	t := newPgTx(tx, nil)
+	defer t.Rollback(ctx)
+	err = applyMigrations(ctx, t, b, ms, opts, `CREATE TABLE IF NOT EXISTS `+migrationsTable(opts.Service)+` (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`)
 	if err != nil {
 		return err
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return err
 	}
-	m, err := rivermigrate.New(riverpgxv5.New(b.pool), &rivermigrate.Config{Logger: d.log})
+	m, err := rivermigrate.New(riverpgxv5.New(b.pool), &rivermigrate.Config{Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
@@ -109,21 +114,15 @@ func (b *pgBackend) migrate(ctx context.Context, d *DB) error {
 	return nil
 }
 
-func (b *pgBackend) begin(ctx context.Context) (txn, error) {
+func (b *pgBackend) begin(ctx context.Context) (Tx, error) {
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &pgTx{tx: tx, river: b.inserter}, nil
+	return newPgTx(tx, b.inserter), nil
 }
 
-func (b *pgBackend) reader() querier { return pgQuerier{b.pool} }
-
-func (b *pgBackend) nextSeq(ctx context.Context, t txn) (int64, error) {
-	var n int64
-	err := t.queryRow(ctx, `SELECT nextval('packet_transaction_seq')`).Scan(&n)
-	return n, err
-}
+func (b *pgBackend) reader() Querier { return pgQuerier{b.pool} }
 
 func (b *pgBackend) lockRow() string { return " FOR UPDATE" }
 
@@ -152,16 +151,16 @@ type pgxRunner interface {
 
 type pgQuerier struct{ r pgxRunner }
 
-func (q pgQuerier) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+func (q pgQuerier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	tag, err := q.r.Exec(ctx, sql, args...)
 	return tag.RowsAffected(), err
 }
 
-func (q pgQuerier) queryRow(ctx context.Context, sql string, args ...any) row {
+func (q pgQuerier) QueryRow(ctx context.Context, sql string, args ...any) Row {
 	return q.r.QueryRow(ctx, sql, args...)
 }
 
-func (q pgQuerier) query(ctx context.Context, sql string, args ...any) (rows, error) {
+func (q pgQuerier) Query(ctx context.Context, sql string, args ...any) (Rows, error) {
 	rs, err := q.r.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
@@ -169,32 +168,26 @@ func (q pgQuerier) query(ctx context.Context, sql string, args ...any) (rows, er
 	return rs, nil
 }
 
+// pgTx is a Tx; the one migrations run in has no River client.
 type pgTx struct {
+	pgQuerier
 	tx    pgx.Tx
 	river *river.Client[pgx.Tx]
 }
 
-func (t *pgTx) exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	return pgQuerier{t.tx}.exec(ctx, sql, args...)
+func newPgTx(tx pgx.Tx, inserter *river.Client[pgx.Tx]) *pgTx {
+	return &pgTx{pgQuerier: pgQuerier{tx}, tx: tx, river: inserter}
 }
 
-func (t *pgTx) queryRow(ctx context.Context, sql string, args ...any) row {
-	return pgQuerier{t.tx}.queryRow(ctx, sql, args...)
-}
+func (t *pgTx) Commit(ctx context.Context) error { return t.tx.Commit(ctx) }
 
-func (t *pgTx) query(ctx context.Context, sql string, args ...any) (rows, error) {
-	return pgQuerier{t.tx}.query(ctx, sql, args...)
-}
-
-func (t *pgTx) commit(ctx context.Context) error { return t.tx.Commit(ctx) }
-
-func (t *pgTx) rollback(ctx context.Context) {
+func (t *pgTx) Rollback(ctx context.Context) {
 	// Rollback after Commit returns ErrTxClosed and does nothing; a
 	// cancelled ctx must not keep the connection in a transaction.
 	_ = t.tx.Rollback(context.WithoutCancel(ctx))
 }
 
-func (t *pgTx) insertJob(ctx context.Context, args SubmitJob, opts *river.InsertOpts) (int64, error) {
+func (t *pgTx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
 	res, err := t.river.InsertTx(ctx, t.tx, args, opts)
 	if err != nil {
 		return 0, err
@@ -202,7 +195,7 @@ func (t *pgTx) insertJob(ctx context.Context, args SubmitJob, opts *river.Insert
 	return res.Job.ID, nil
 }
 
-func (t *pgTx) cancelJob(ctx context.Context, id int64) error {
+func (t *pgTx) CancelJob(ctx context.Context, id int64) error {
 	if _, err := t.river.JobCancelTx(ctx, t.tx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
 		return err
 	}

@@ -1,4 +1,4 @@
-package store
+package sqlstore
 
 import (
 	"context"
@@ -23,8 +23,9 @@ const sqliteBusyTimeout = 10 * time.Second
 // readerConns bounds concurrent readers; WAL lets them run beside the writer.
 const readerConns = 4
 
-// OpenSQLite opens (creating if needed) the SQLite database file at path,
-// applies the store's and River's migrations and returns the store.
+// OpenSQLite opens (creating if needed, owner-only) the SQLite database
+// file at path, applies the service's and River's migrations and returns
+// the database.
 //
 // The file is in WAL mode with synchronous=FULL (a committed transaction
 // survives power loss), foreign keys on and a busy timeout. Writes, River's
@@ -32,12 +33,16 @@ const readerConns = 4
 // single connection turns contention into waiting in Go instead of
 // SQLITE_BUSY errors. Reads use a small pool of read-only connections.
 func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
-	d, err := checkOptions(opts)
+	opts, err := opts.check()
 	if err != nil {
 		return nil, err
 	}
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || strings.Contains(path, ":memory:") {
 		return nil, fmt.Errorf("%w: SQLite path must be a plain file path, got %q", ErrInvalid, path)
+	}
+	ms, err := loadMigrations(opts.Migrations, SQLite)
+	if err != nil {
+		return nil, err
 	}
 	// Created owner-only before SQLite opens it; SQLite gives its WAL and
 	// shared-memory files the permissions of the database file.
@@ -53,12 +58,12 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	// Keep the one connection for the life of the store rather than
+	// Keep the one connection for the life of the database rather than
 	// reopening it (and rerunning its pragmas) after idle periods.
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	b := &sqliteBackend{w: w}
-	if err := b.migrate(ctx, d); err != nil {
+	if err := b.migrate(ctx, ms, opts); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
@@ -68,13 +73,12 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	b.r.SetMaxOpenConns(readerConns)
-	b.inserter, err = river.NewClient(riversqlite.New(w), &river.Config{Logger: d.log, MaxAttempts: d.maxJobs})
+	b.inserter, err = river.NewClient(riversqlite.New(w), &river.Config{Logger: opts.Logger, MaxAttempts: opts.MaxJobAttempts})
 	if err != nil {
 		_ = b.close()
 		return nil, fmt.Errorf("sqlite: river: %w", err)
 	}
-	d.b = b
-	return d, nil
+	return &DB{b: b, opts: opts}, nil
 }
 
 type sqliteBackend struct {
@@ -84,11 +88,11 @@ type sqliteBackend struct {
 	inserter *river.Client[*sql.Tx]
 }
 
-func (b *sqliteBackend) dialect() string { return "sqlite" }
+func (b *sqliteBackend) dialect() string { return SQLite }
 
-// migrate applies the store's migrations in one transaction (BEGIN
+// migrate applies the service's migrations in one transaction (BEGIN
 // IMMEDIATE excludes other processes) and then River's.
-func (b *sqliteBackend) migrate(ctx context.Context, d *DB) error {
+func (b *sqliteBackend) migrate(ctx context.Context, ms []migration, opts Options) error {
 	if err := b.w.PingContext(ctx); err != nil {
 		return err
 	}
@@ -96,16 +100,16 @@ func (b *sqliteBackend) migrate(ctx context.Context, d *DB) error {
 	if err != nil {
 		return err
 	}
-	defer t.rollback(ctx)
-	err = applyMigrations(ctx, t, b, `CREATE TABLE IF NOT EXISTS `+migrationsTable+` (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`, d.clock())
+	defer t.Rollback(ctx)
+	err = applyMigrations(ctx, t, b, ms, opts, `CREATE TABLE IF NOT EXISTS `+migrationsTable(opts.Service)+` (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`)
 	if err != nil {
 		return err
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.Commit(ctx); err != nil {
 		return err
 	}
-	m, err := rivermigrate.New(riversqlite.New(b.w), &rivermigrate.Config{Logger: d.log})
+	m, err := rivermigrate.New(riversqlite.New(b.w), &rivermigrate.Config{Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
@@ -115,27 +119,21 @@ func (b *sqliteBackend) migrate(ctx context.Context, d *DB) error {
 	return nil
 }
 
-func (b *sqliteBackend) begin(ctx context.Context) (txn, error) {
+func (b *sqliteBackend) begin(ctx context.Context) (Tx, error) {
 	tx, err := b.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &sqliteTx{tx: tx, river: b.inserter}, nil
+	return &sqliteTx{sqliteQuerier: sqliteQuerier{tx}, tx: tx, river: b.inserter}, nil
 }
 
-func (b *sqliteBackend) reader() querier { return sqliteQuerier{b.r} }
-
-func (b *sqliteBackend) nextSeq(ctx context.Context, t txn) (int64, error) {
-	var n int64
-	err := t.queryRow(ctx, `UPDATE packet_id_counter SET last = last + 1 WHERE id = 1 RETURNING last`).Scan(&n)
-	return n, err
-}
+func (b *sqliteBackend) reader() Querier { return sqliteQuerier{b.r} }
 
 // lockRow is empty: SQLite has no row locks, and the write transaction
 // (BEGIN IMMEDIATE on the single writer) already excludes other writers.
 func (b *sqliteBackend) lockRow() string { return "" }
 
-func (b *sqliteBackend) timeArg(t time.Time) any { return t.UTC().Format(timeLayout) }
+func (b *sqliteBackend) timeArg(t time.Time) any { return t.UTC().Format(TimeLayout) }
 
 func (b *sqliteBackend) uniqueViolation(err error) bool {
 	var se *sqlite.Error
@@ -164,7 +162,7 @@ type sqlRunner interface {
 
 type sqliteQuerier struct{ r sqlRunner }
 
-func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+func (q sqliteQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := q.r.ExecContext(ctx, sqliteSQL(query), args...)
 	if err != nil {
 		return 0, err
@@ -172,11 +170,11 @@ func (q sqliteQuerier) exec(ctx context.Context, query string, args ...any) (int
 	return res.RowsAffected()
 }
 
-func (q sqliteQuerier) queryRow(ctx context.Context, query string, args ...any) row {
+func (q sqliteQuerier) QueryRow(ctx context.Context, query string, args ...any) Row {
 	return q.r.QueryRowContext(ctx, sqliteSQL(query), args...)
 }
 
-func (q sqliteQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+func (q sqliteQuerier) Query(ctx context.Context, query string, args ...any) (Rows, error) {
 	rs, err := q.r.QueryContext(ctx, sqliteSQL(query), args...)
 	if err != nil {
 		return nil, err
@@ -190,28 +188,17 @@ type sqlRows struct{ *sql.Rows }
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 type sqliteTx struct {
+	sqliteQuerier
 	tx    *sql.Tx
 	river *river.Client[*sql.Tx]
 }
 
-func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return sqliteQuerier{t.tx}.exec(ctx, query, args...)
-}
+func (t *sqliteTx) Commit(context.Context) error { return t.tx.Commit() }
 
-func (t *sqliteTx) queryRow(ctx context.Context, query string, args ...any) row {
-	return sqliteQuerier{t.tx}.queryRow(ctx, query, args...)
-}
+// Rollback after Commit returns sql.ErrTxDone and does nothing.
+func (t *sqliteTx) Rollback(context.Context) { _ = t.tx.Rollback() }
 
-func (t *sqliteTx) query(ctx context.Context, query string, args ...any) (rows, error) {
-	return sqliteQuerier{t.tx}.query(ctx, query, args...)
-}
-
-func (t *sqliteTx) commit(context.Context) error { return t.tx.Commit() }
-
-// rollback after Commit returns sql.ErrTxDone and does nothing.
-func (t *sqliteTx) rollback(context.Context) { _ = t.tx.Rollback() }
-
-func (t *sqliteTx) insertJob(ctx context.Context, args SubmitJob, opts *river.InsertOpts) (int64, error) {
+func (t *sqliteTx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (int64, error) {
 	res, err := t.river.InsertTx(ctx, t.tx, args, opts)
 	if err != nil {
 		return 0, err
@@ -219,7 +206,7 @@ func (t *sqliteTx) insertJob(ctx context.Context, args SubmitJob, opts *river.In
 	return res.Job.ID, nil
 }
 
-func (t *sqliteTx) cancelJob(ctx context.Context, id int64) error {
+func (t *sqliteTx) CancelJob(ctx context.Context, id int64) error {
 	if _, err := t.river.JobCancelTx(ctx, t.tx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
 		return err
 	}
@@ -227,8 +214,8 @@ func (t *sqliteTx) cancelJob(ctx context.Context, id int64) error {
 }
 
 // sqliteSQL rewrites Postgres placeholders ($1) into SQLite's numbered ones
-// (?1), which bind the same arguments. The store's SQL has no '$' followed
-// by a digit anywhere else.
+// (?1), which bind the same arguments. Callers' SQL must have no other '$'
+// followed by a digit, even in string literals.
 func sqliteSQL(q string) string {
 	if !strings.Contains(q, "$") {
 		return q
