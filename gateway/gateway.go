@@ -178,6 +178,9 @@ func (g *Gateway) registerRoutes(ctx context.Context) error {
 	if err := packetv1.RegisterPacketServiceHandlerClient(ctx, g.mux, g.clients.packet); err != nil {
 		return fmt.Errorf("gateway: registering PacketService routes: %w", err)
 	}
+	if err := esignetverifyv1.RegisterEsignetVerifyServiceHandlerClient(ctx, g.mux, g.clients.esignetVerify); err != nil {
+		return fmt.Errorf("gateway: registering EsignetVerifyService routes: %w", err)
+	}
 	if err := notificationv1.RegisterNotificationServiceHandlerClient(ctx, g.mux, g.clients.notification); err != nil {
 		return fmt.Errorf("gateway: registering NotificationService routes: %w", err)
 	}

@@ -21,7 +21,14 @@ type routePolicy struct {
 	public bool
 	// timeout is the route's deadline; zero means Config.RequestTimeout.
 	timeout time.Duration
+	// anyScope, when set, refuses (403) tokens that carry none of these
+	// scopes.
+	anyScope []string
 }
+
+// deliveryScopes may operate the dead letters: those who may reject or
+// register a record (OpenCRVS 1.9/2.0 and 2.1 names).
+var deliveryScopes = []string{"record.reject-registration", "record.register"}
 
 // route is a hand-written endpoint. To add one (e.g. POST
 // /events/registration): write its handler, a runtime.HandlerFunc that reads
@@ -48,6 +55,9 @@ const (
 	// operatorTimeout is for read-only operator routes: they are cheap, and
 	// an operator is better served by a quick 504 than a 14 s wait.
 	operatorTimeout = 5 * time.Second
+	// esignetTimeout covers eSignet's token and userinfo calls; the
+	// browser gives up after 5 s anyway.
+	esignetTimeout = 10 * time.Second
 )
 
 // rawRoutes lists the hand-written routes.
@@ -60,6 +70,16 @@ func (g *Gateway) rawRoutes() []route {
 		// mosip-api contract), with the record-specific token.
 		{method: http.MethodPost, template: "/events/registration", handler: g.registration},
 		{method: http.MethodPost, template: "/events/update-biographics", handler: g.updateBiographics},
+		// Identity verification (esignet-verify): the country config's
+		// /verify, the browser's eSignet code exchange with the user's
+		// session token, and eSignet's redirect to the static callback.
+		{method: http.MethodPost, template: "/verify", handler: g.verify},
+		{method: http.MethodPost, template: "/esignet/get-oidp-user-info", policy: routePolicy{timeout: esignetTimeout}, handler: g.oidpUserInfo},
+		{method: http.MethodGet, template: "/oauth/callback", policy: routePolicy{public: true, timeout: operatorTimeout}, handler: g.oauthCallback},
+		// MOSIP's WebSub hub: deliveries (HMAC-signed, no JWT) and intent
+		// verification.
+		{method: http.MethodPost, template: "/websub/callback", policy: routePolicy{public: true, timeout: operatorTimeout}, handler: g.websubDelivery},
+		{method: http.MethodGet, template: "/websub/callback", policy: routePolicy{public: true, timeout: operatorTimeout}, handler: g.websubIntent},
 		{method: http.MethodGet, template: "/debug/transactions", policy: routePolicy{timeout: operatorTimeout}, handler: g.listDebugTransactions},
 		{method: http.MethodDelete, template: "/debug/transactions/{id}", policy: routePolicy{timeout: operatorTimeout}, handler: g.deleteDebugTransaction},
 	}
@@ -72,6 +92,11 @@ func (g *Gateway) rawRoutes() []route {
 var rpcRoutePolicies = map[string]routePolicy{
 	"GET /v1/auth-token/clients": {timeout: operatorTimeout},
 	"GET /v1/subscriptions":      {timeout: operatorTimeout},
+	// Dead letters: reading them needs record search, acting on them the
+	// scopes that decide a record's fate.
+	"GET /v1/deliveries":                     {timeout: operatorTimeout, anyScope: []string{"record.search", "search.birth"}},
+	"POST /v1/deliveries/{event_id}:replay":  {timeout: operatorTimeout, anyScope: deliveryScopes},
+	"POST /v1/deliveries/{event_id}:discard": {timeout: operatorTimeout, anyScope: deliveryScopes},
 }
 
 // routePolicies merges the raw routes' policies with rpcRoutePolicies and
@@ -138,6 +163,10 @@ func (g *Gateway) routeMiddleware(next runtime.HandlerFunc) runtime.HandlerFunc 
 			if r = g.authenticate(w, r); r == nil {
 				return
 			}
+			if len(p.anyScope) > 0 && !hasAnyScope(r, p.anyScope) {
+				writeRaw(w, http.StatusForbidden, forbiddenBody)
+				return
+			}
 		}
 		if r.ContentLength > g.cfg.MaxBodyBytes {
 			writeBodyTooLarge(w)
@@ -153,3 +182,16 @@ func (g *Gateway) routeMiddleware(next runtime.HandlerFunc) runtime.HandlerFunc 
 }
 
 func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" }
+
+func hasAnyScope(r *http.Request, scopes []string) bool {
+	c, ok := ClaimsFromContext(r.Context())
+	if !ok {
+		return false
+	}
+	for _, s := range scopes {
+		if c.HasScope(s) {
+			return true
+		}
+	}
+	return false
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 
 	"github.com/mosipcrvs/bridge/gateway"
 	"github.com/mosipcrvs/bridge/pkg/config"
@@ -18,6 +19,9 @@ import (
 	"github.com/mosipcrvs/bridge/services/notification/notification"
 	"github.com/mosipcrvs/bridge/services/packet/packet"
 )
+
+// callbackPlaceholder passes validation until the gateway's URL is known.
+const callbackPlaceholder = "http://gateway.invalid/websub/callback"
 
 // Options configures Start.
 type Options struct {
@@ -98,7 +102,15 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	loadInto(&atCfg, "AUTH_TOKEN_ADDR")
 	loadInto(&pkCfg, "PACKET_ADDR")
 	loadInto(&evCfg, "ESIGNET_VERIFY_ADDR")
-	loadInto(&ntCfg, "NOTIFICATION_ADDR")
+	// The hub calls the gateway back; its URL is known once bound, so a
+	// placeholder stands in unless MOSIP_WEBSUB_CALLBACK_URL is set.
+	_, callbackSet := look("MOSIP_WEBSUB_CALLBACK_URL")
+	func() {
+		saved := look
+		look = config.Layered(look, config.MapLookuper(map[string]string{"MOSIP_WEBSUB_CALLBACK_URL": callbackPlaceholder}))
+		defer func() { look = saved }()
+		loadInto(&ntCfg, "NOTIFICATION_ADDR")
+	}()
 	loadInto(&gwCfg, "")
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -125,6 +137,8 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	gwCfg.EsignetVerifyAddr = comps[2].lis.Addr().String()
 	gwCfg.NotificationAddr = comps[3].lis.Addr().String()
 	pkCfg.AuthTokenAddr = comps[0].lis.Addr().String()
+	ntCfg.AuthTokenAddr = comps[0].lis.Addr().String()
+	ntCfg.PacketAddr = comps[1].lis.Addr().String()
 	gwLis, err := process.Listen(net.JoinHostPort(gwCfg.Host, fmt.Sprint(gwCfg.Port)), "PORT")
 	if err != nil {
 		closeAll()
@@ -141,6 +155,13 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		hostname = "localhost"
 	}
 	sys.GatewayURL = fmt.Sprintf("http://%s", net.JoinHostPort(hostname, fmt.Sprint(host.Port)))
+	if !callbackSet {
+		if ntCfg.CallbackURL, err = url.Parse(sys.GatewayURL + "/websub/callback"); err != nil {
+			closeAll()
+			_ = gwLis.Close()
+			return nil, err
+		}
+	}
 
 	run := func(name string, f func() error) {
 		go func() {

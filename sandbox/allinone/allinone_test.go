@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -57,7 +58,7 @@ func start(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	sys, err := allinone.Start(ctx, allinone.Options{
 		Logger: logging.Discard(),
-		Lookup: config.MapLookuper(map[string]string{
+		Lookup: config.MapLookuper(withSandboxKeys(t, sb, map[string]string{
 			"HOST": "127.0.0.1", "PORT": "0",
 			"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
 			"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
@@ -72,7 +73,7 @@ func start(t *testing.T) *env {
 			"MOSIP_PROCESS_PACKET_URL":        sandbox.URL + "/registrationprocessor/v1/workflowmanager/workflowinstance",
 			"PACKET_SQLITE_PATH":              filepath.Join(t.TempDir(), "packet.db"),
 			"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
-		}),
+		})),
 	})
 	if err != nil {
 		cancel()
@@ -258,7 +259,7 @@ func TestPortBusyIsExplained(t *testing.T) {
 	port := busy.Listener.Addr().String()[strings.LastIndex(busy.Listener.Addr().String(), ":")+1:]
 	_, err := allinone.Start(context.Background(), allinone.Options{
 		Logger: logging.Discard(),
-		Lookup: config.MapLookuper(map[string]string{
+		Lookup: config.MapLookuper(withSandboxKeys(t, newKeySandbox(t), map[string]string{
 			"HOST": "127.0.0.1", "PORT": port,
 			"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
 			"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
@@ -267,7 +268,7 @@ func TestPortBusyIsExplained(t *testing.T) {
 			"CLIENT_APP_URL": "http://localhost:3000", "OPENCRVS_PUBLIC_KEY_URL": "http://127.0.0.1:1/k",
 			"MOSIP_CREATE_PACKET_URL": "http://127.0.0.1:1/c", "MOSIP_PROCESS_PACKET_URL": "http://127.0.0.1:1/w",
 			"PACKET_SQLITE_PATH": filepath.Join(t.TempDir(), "p.db"), "PACKET_TOKEN_KEYS": "k1:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
-		}),
+		})),
 	})
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "PORT") {
 		t.Errorf("Start() on a busy port = %v, want advice to set PORT", err)
@@ -287,4 +288,34 @@ func TestConfigProblemsAllReported(t *testing.T) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
 	}
+}
+
+// withSandboxKeys adds the esignet-verify and notification settings of the
+// sandbox sb (its key files written to a temporary directory) under env.
+func withSandboxKeys(t *testing.T, sb *server.Sandbox, env map[string]string) map[string]string {
+	t.Helper()
+	files, err := sb.WriteKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := allinone.ESignetVerifySandboxEnv(sb, files)
+	maps.Copy(out, allinone.NotificationSandboxEnv(sb, files))
+	out["NOTIFICATION_SQLITE_PATH"] = filepath.Join(t.TempDir(), "notification.db")
+	maps.Copy(out, env)
+	return out
+}
+
+// newKeySandbox is a sandbox that serves nothing: only its keys are used.
+func newKeySandbox(t *testing.T) *server.Sandbox {
+	t.Helper()
+	var cfg server.Config
+	if err := config.Load(&cfg, config.MapLookuper(nil)); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := server.New(cfg, "http://127.0.0.1:1", logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	return sb
 }

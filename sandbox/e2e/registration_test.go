@@ -64,6 +64,13 @@ func startBridge(t *testing.T, extra map[string]string) *bridge {
 		"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(key),
 		"PACKET_SYNC_DEADLINE":            "5s",
 	}
+	files, err := sb.WriteKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(env, allinone.ESignetVerifySandboxEnv(sb, files))
+	maps.Copy(env, allinone.NotificationSandboxEnv(sb, files))
+	env["NOTIFICATION_SQLITE_PATH"] = filepath.Join(t.TempDir(), "notification.db")
 	maps.Copy(env, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	sys, err := allinone.Start(ctx, allinone.Options{Logger: logging.Discard(), Lookup: config.MapLookuper(env)})

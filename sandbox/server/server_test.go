@@ -22,6 +22,7 @@ import (
 
 	"github.com/mosipcrvs/bridge/pkg/config"
 	"github.com/mosipcrvs/bridge/pkg/logging"
+	"github.com/mosipcrvs/bridge/pkg/mosipcrypto"
 	"github.com/mosipcrvs/bridge/sandbox/mosip"
 	"github.com/mosipcrvs/bridge/sandbox/server"
 )
@@ -373,10 +374,14 @@ func TestWriteKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{files.PartnerKey, files.PartnerCert, files.IDACert, files.ESignetClientKey, files.ESignetClientJWK} {
+	for _, p := range []string{files.PartnerKey, files.PartnerCert, files.IDACert, files.ESignetClientKey, files.ESignetClientJWK, files.PartnerP12} {
 		if p == "" {
 			t.Fatalf("missing path in %+v", files)
 		}
+	}
+	ks, err := mosipcrypto.LoadKeystoreFile(files.PartnerP12, files.PartnerP12Password)
+	if err != nil || !ks.Cert.Equal(sb.Keys.Partner.Cert) {
+		t.Errorf("partner keystore = %v, %v; want the partner's key and certificate", ks, err)
 	}
 }
 

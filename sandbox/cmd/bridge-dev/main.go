@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -61,7 +62,8 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = sb.Close() }()
-	if _, err := sb.WriteKeys(sbCfg.KeysDir); err != nil {
+	keyFiles, err := sb.WriteKeys(sbCfg.KeysDir)
+	if err != nil {
 		return err
 	}
 	sandboxSrv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -90,6 +92,8 @@ func realMain(ctx context.Context) error {
 		"PACKET_TOKEN_KEYS":               devKeyring,
 		"HOST":                            "127.0.0.1",
 	}
+	maps.Copy(defaults, allinone.ESignetVerifySandboxEnv(sb, keyFiles))
+	maps.Copy(defaults, allinone.NotificationSandboxEnv(sb, keyFiles))
 	sys, err := allinone.Start(ctx, allinone.Options{
 		Lookup: config.Layered(os.LookupEnv, config.MapLookuper(defaults)),
 		Logger: logger,

@@ -1,48 +1,305 @@
-// Package notification is the notification service: WebSub subscriptions and callbacks, confirmations back to the CRVS.
-//
-// This is the proto-backed skeleton laid down with the foundation: it serves
-// NotificationService over gRPC with health, reflection and telemetry, and answers every RPC
-// with codes.Unimplemented until its own issue fills it in.
+// Package notification is the notification service: it keeps the WebSub
+// subscriptions to MOSIP's hub alive, stores every verified delivery
+// before acknowledging it, and turns credentials and packet-status events
+// into confirmations (accept or reject) of the right OpenCRVS record —
+// retried while OpenCRVS is down, dead-lettered with a reason when retrying
+// cannot help.
 package notification
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/riverqueue/river"
+	"google.golang.org/grpc"
+
+	"github.com/mosipcrvs/bridge/pkg/mosipcrypto"
 	"github.com/mosipcrvs/bridge/pkg/rpc"
-	notificationv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/notification/v1"
+	"github.com/mosipcrvs/bridge/pkg/sqlstore"
+	authtokenv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/authtoken/v1"
+	packetv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1"
+	"github.com/mosipcrvs/bridge/services/notification/internal/credential"
+	"github.com/mosipcrvs/bridge/services/notification/internal/store"
+	"github.com/mosipcrvs/bridge/services/notification/opencrvs"
+	"github.com/mosipcrvs/bridge/services/notification/websub"
 )
 
-// Config is the notification service's configuration.
-type Config struct {
-	// ListenAddr is where the gRPC server listens.
-	ListenAddr string `env:"GRPC_LISTEN_ADDR" default:"127.0.0.1:9104" validate:"addr"`
-	Logging    config.Logging
-	TLS        config.GRPCTLS
+// WebSubClientName is the auth-token client whose token authenticates the
+// bridge at the hub (MOSIP_WEBSUB_AUTH_*; its client id is the partner id).
+const WebSubClientName = "websub"
+
+// maxBody bounds a delivery; MOSIP's credential events are a few kB.
+const maxBody = 1 << 20
+
+// Service is a running notification service.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *store.DB
+	queue    sqlstore.Queue
+	verifier *credential.Verifier
+	crvs     *opencrvs.Client
+	subs     *websub.Manager
+	packet   packetv1.PacketServiceClient
+	conns    []*grpc.ClientConn
+	secrets  []topicSecret
+	metrics  *metrics
+	now      func() time.Time
 }
 
-// server answers every RPC with Unimplemented (embedded) for now.
-type server struct {
-	notificationv1.UnimplementedNotificationServiceServer
+// topicSecret is a hub.secret and the topics it signs.
+type topicSecret struct {
+	secret []byte
+	topics []string
 }
 
-// Register adds the NotificationService to srv.
-func Register(srv *rpc.Server) {
-	notificationv1.RegisterNotificationServiceServer(srv.Server, &server{})
-	srv.SetServing(notificationv1.NotificationService_ServiceDesc.ServiceName, true)
+// New opens the inbox, loads the keys and connects to auth-token, packet,
+// MOSIP and OpenCRVS clients. Nothing runs until Start.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error) {
+	if logger == nil {
+		return nil, errors.New("notification: logger is required")
+	}
+	if err := errors.Join(cfg.Validate(), cfg.TLS.Validate()); err != nil {
+		return nil, fmt.Errorf("notification: invalid configuration: %w", err)
+	}
+	s := &Service{cfg: cfg, log: logger, now: time.Now}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.Close()
+		}
+	}()
+	var err error
+	if s.metrics, err = newMetrics(s); err != nil {
+		return nil, err
+	}
+	ks, err := mosipcrypto.LoadKeystoreFile(cfg.KeystorePath, cfg.KeystorePassword.Value())
+	if err != nil {
+		return nil, fmt.Errorf("notification: DECRYPT_P12_FILE_PATH: %w", err)
+	}
+	var certs []*x509.Certificate
+	for _, p := range cfg.SigningCertPaths {
+		c, err := mosipcrypto.LoadCertificateFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("notification: MOSIP_CREDENTIAL_SIGNING_CERT_PATHS: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	contexts := map[string][]byte{}
+	for _, pair := range cfg.ContextFiles {
+		u, f, _ := strings.Cut(pair, "=")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("notification: MOSIP_VC_CONTEXT_FILES: %w", err)
+		}
+		contexts[u] = b
+	}
+	if cfg.SkipVerification {
+		logger.Warn("CREDENTIAL VERIFICATION IS DISABLED (MOSIP_VC_VERIFICATION_DISABLED=true): forged or tampered credentials will be accepted")
+	}
+	s.verifier, err = credential.New(credential.Options{
+		Keystore: ks, SigningCerts: certs, VerificationMethods: cfg.VerificationMethods,
+		Canonicalization: cfg.Canonicalization, Contexts: contexts, ContextURLs: cfg.ContextURLs,
+		DataShareHosts: cfg.DataShareHosts, SkipVerification: cfg.SkipVerification,
+		Fetcher: credential.NewFetcher(cfg.Timeout, 4<<20, cfg.AllowPrivateTargets),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notification: %w", err)
+	}
+	s.crvs, err = opencrvs.New(opencrvs.Options{
+		GatewayURL: cfg.OpenCRVSGatewayURL, AuthURL: cfg.OpenCRVSAuthURL,
+		ClientID: cfg.OpenCRVSClientID, ClientSecret: cfg.OpenCRVSClientSecret.Value(),
+		Timeout: cfg.Timeout, Logger: logger.With(slog.String("component", "opencrvs")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notification: %w", err)
+	}
+
+	dial := func(addr string) (*grpc.ClientConn, error) {
+		conn, err := rpc.Dial(addr, rpc.ClientOptions{Timeout: cfg.Timeout, TLS: cfg.TLS})
+		if err == nil {
+			s.conns = append(s.conns, conn)
+		}
+		return conn, err
+	}
+	atConn, err := dial(cfg.AuthTokenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("notification: auth-token: %w", err)
+	}
+	pkConn, err := dial(cfg.PacketAddr)
+	if err != nil {
+		return nil, fmt.Errorf("notification: packet: %w", err)
+	}
+	s.packet = packetv1.NewPacketServiceClient(pkConn)
+	tokens := authtokenv1.NewAuthTokenServiceClient(atConn)
+	var lastToken atomic.Value
+
+	credSecrets := [][]byte{[]byte(cfg.Secret.Value())}
+	if cfg.PreviousSecret != "" {
+		credSecrets = append(credSecrets, []byte(cfg.PreviousSecret.Value()))
+	}
+	subs := []websub.Subscription{{Name: "credential", Topic: cfg.credentialTopic(), Callback: cfg.CallbackURL.String(), Secret: cfg.Secret.Value()}}
+	for _, sec := range credSecrets {
+		s.secrets = append(s.secrets, topicSecret{secret: sec, topics: []string{cfg.credentialTopic()}})
+	}
+	if cfg.StatusSubscription {
+		cb, sec := cfg.CallbackURL, cfg.Secret
+		if cfg.StatusCallbackURL != nil {
+			cb = cfg.StatusCallbackURL
+		}
+		if cfg.StatusSecret != "" {
+			sec = cfg.StatusSecret
+		}
+		subs = append(subs, websub.Subscription{Name: "status", Topic: cfg.statusTopic(), Callback: cb.String(), Secret: sec.Value()})
+		s.secrets = append(s.secrets, topicSecret{secret: []byte(sec.Value()), topics: []string{cfg.statusTopic()}})
+		if cfg.StatusSecret == "" && cfg.PreviousSecret != "" {
+			s.secrets = append(s.secrets, topicSecret{secret: []byte(cfg.PreviousSecret.Value()), topics: []string{cfg.statusTopic()}})
+		}
+	}
+	s.secrets = mergeSecrets(s.secrets)
+	s.subs, err = websub.New(websub.Options{
+		HubURL: cfg.HubURL, Subscriptions: subs, Logger: logger.With(slog.String("component", "websub")),
+		ResubscribeInterval: cfg.ResubscribeInterval,
+		HTTPClient:          &http.Client{Timeout: cfg.Timeout},
+		Token: func(ctx context.Context) (string, error) {
+			r, err := tokens.GetToken(ctx, &authtokenv1.GetTokenRequest{Client: WebSubClientName})
+			if err != nil {
+				return "", fmt.Errorf("auth-token: %w", err)
+			}
+			lastToken.Store(r.GetToken())
+			return r.GetToken(), nil
+		},
+		// The hub refused the token: drop exactly that one (auth-token
+		// compares and deletes, so concurrent refusals force one refresh).
+		Invalidate: func(ctx context.Context) {
+			if t, _ := lastToken.Load().(string); t != "" {
+				_, _ = tokens.InvalidateToken(ctx, &authtokenv1.InvalidateTokenRequest{Client: WebSubClientName, Token: t})
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notification: %w", err)
+	}
+
+	if cfg.DatabaseURL != "" {
+		s.db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Logger: logger})
+	} else {
+		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o700); err != nil {
+			return nil, fmt.Errorf("notification: %w", err)
+		}
+		s.db, err = store.OpenSQLite(ctx, cfg.SQLitePath, store.Options{Logger: logger})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notification: store: %w", err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &worker{s: s})
+	s.queue, err = s.db.NewQueue(&river.Config{
+		Workers:     workers,
+		Queues:      map[string]river.QueueConfig{store.QueueName: {MaxWorkers: cfg.Workers}},
+		RetryPolicy: retryPolicy{base: cfg.RetryBase, cap: cfg.RetryCap},
+		// Deliveries arrive in bursts; a short poll keeps receipt-to-accept
+		// latency low when the insert notification is missed (SQLite).
+		FetchPollInterval: 100 * time.Millisecond, FetchCooldown: 20 * time.Millisecond,
+		MaxAttempts: 1_000_000, // the retry horizon decides, not a count
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notification: %w", err)
+	}
+	ok = true
+	return s, nil
 }
 
-// Run serves the notification gRPC API on lis until ctx is done, then stops gracefully.
+// Start begins processing and keeping subscriptions alive; ctx ends both.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.queue.Start(ctx); err != nil {
+		return fmt.Errorf("notification: queue: %w", err)
+	}
+	go func() {
+		if err := s.subs.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("websub subscriptions stopped", slog.String("err", err.Error()))
+		}
+	}()
+	return nil
+}
+
+// Close stops the workers (waiting a little for running jobs) and closes
+// connections.
+func (s *Service) Close() error {
+	var errs []error
+	if s.queue != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.queue.Stop(ctx))
+		cancel()
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	for _, c := range s.conns {
+		errs = append(errs, c.Close())
+	}
+	if s.metrics != nil {
+		s.metrics.close()
+	}
+	return errors.Join(errs...)
+}
+
+// drainTimeout bounds the graceful stop of the gRPC server.
+const drainTimeout = 10 * time.Second
+
+// Run serves the notification gRPC API on lis until ctx is done.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, lis net.Listener) error {
+	svc, err := New(ctx, cfg, logger)
+	if err != nil {
+		_ = lis.Close()
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting
+		}
+		return err
+	}
 	srv, err := rpc.NewServer(rpc.ServerOptions{Logger: logger, TLS: cfg.TLS})
 	if err != nil {
-		return fmt.Errorf("notification: %w", err)
+		_ = lis.Close()
+		return errors.Join(fmt.Errorf("notification: %w", err), svc.Close())
 	}
-	Register(srv)
+	if err := svc.Start(ctx); err != nil {
+		_ = lis.Close()
+		return errors.Join(err, svc.Close())
+	}
+	svc.Register(srv)
 	logger.Info("notification serving", slog.String("addr", lis.Addr().String()))
-	return srv.Serve(ctx, lis, 10*time.Second)
+	err = srv.Serve(ctx, lis, drainTimeout)
+	return errors.Join(err, svc.Close())
+}
+
+// mergeSecrets joins entries with the same secret, so one shared by both
+// subscriptions vouches for both topics.
+func mergeSecrets(in []topicSecret) []topicSecret {
+	var out []topicSecret
+next:
+	for _, ts := range in {
+		for i := range out {
+			if string(out[i].secret) == string(ts.secret) {
+				for _, t := range ts.topics {
+					if !slices.Contains(out[i].topics, t) {
+						out[i].topics = append(out[i].topics, t)
+					}
+				}
+				continue next
+			}
+		}
+		out = append(out, topicSecret{secret: ts.secret, topics: slices.Clone(ts.topics)})
+	}
+	return out
 }

@@ -3,46 +3,54 @@ package notification_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
-	"time"
 
-	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/status"
-
+	"github.com/mosipcrvs/bridge/pkg/config"
 	"github.com/mosipcrvs/bridge/pkg/logging"
-	"github.com/mosipcrvs/bridge/pkg/rpc"
-	notificationv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/notification/v1"
 	"github.com/mosipcrvs/bridge/services/notification/notification"
 )
 
-// The skeleton serves its API over real gRPC, reports itself healthy, and
-// answers Unimplemented until its own issue fills the RPCs in.
-func TestSkeletonServes(t *testing.T) {
+// A configuration with problems is refused at start-up with every problem
+// named, before anything is opened or dialled. (The service itself runs
+// end to end against the sandbox in sandbox/e2e.)
+func TestConfigurationProblemsAllReported(t *testing.T) {
 	t.Parallel()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var cfg notification.Config
+	err := config.Load(&cfg, config.MapLookuper(map[string]string{
+		"MOSIP_WEBSUB_TOPIC":                          "CREDENTIAL_ISSUED",
+		"MOSIP_CREDENTIAL_IDENTIFIER_POLICY":          "psut",
+		"MOSIP_VERIFIABLE_CREDENTIAL_NATIONAL_ID_KEY": "UIN",
+	}))
+	if err == nil {
+		lis, lerr := net.Listen("tcp", "127.0.0.1:0")
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		err = notification.Run(context.Background(), cfg, logging.Discard(), lis)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- notification.Run(ctx, notification.Config{}, logging.Discard(), lis) }()
-	conn, err := rpc.Dial(lis.Addr().String(), rpc.ClientOptions{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		t.Fatal("an empty configuration was accepted")
 	}
-	defer conn.Close()
+	for _, want := range []string{"MOSIP_WEBSUB_HUB_URL", "MOSIP_PARTNER_ID", "MOSIP_WEBSUB_CALLBACK_URL", "MOSIP_WEBSUB_SECRET",
+		"DECRYPT_P12_FILE_PATH", "OPENCRVS_GATEWAY_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret-value") {
+		t.Error("error leaks a secret")
+	}
+}
 
-	hc, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: notificationv1.NotificationService_ServiceDesc.ServiceName})
-	if err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Errorf("health = %v, %v; want SERVING", hc.GetStatus(), err)
-	}
-	_, err = notificationv1.NewNotificationServiceClient(conn).ListSubscriptions(context.Background(), &notificationv1.ListSubscriptionsRequest{})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("ListSubscriptions = %v, want Unimplemented", err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run() = %v", err)
+// Validate explains the traps of today's mosip-api configuration.
+func TestValidateExplainsTraps(t *testing.T) {
+	t.Parallel()
+	cfg := notification.Config{CredentialTopic: "CREDENTIAL_ISSUED", IdentifierPolicy: "psut", NationalIDKey: "UIN"}
+	err := cfg.Validate()
+	for _, want := range []string{"<partnerId>/CREDENTIAL_ISSUED", "a UIN is never forwarded", "MOSIP_CREDENTIAL_SIGNING_CERT_PATHS"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() does not explain %q:\n%v", want, err)
+		}
 	}
 }

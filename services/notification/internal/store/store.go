@@ -1,0 +1,410 @@
+// Package store is the notification service's inbox of WebSub deliveries
+// on PostgreSQL or SQLite (pkg/sqlstore). A delivery and the River job that
+// processes it are written in one database transaction before the hub is
+// answered, so an acknowledged event is never lost; the event id is the
+// primary key, so a redelivery is recognised and creates no second job.
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mosipcrvs/bridge/pkg/sqlstore"
+)
+
+//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
+var migrationFS embed.FS
+
+func migrations() fs.FS {
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		panic(err) // a valid constant path
+	}
+	return sub
+}
+
+// QueueName is the River queue of the notification service's jobs; its own
+// queue keeps its workers off other services' jobs in a shared database.
+const QueueName = "notification"
+
+// States of a delivery.
+const (
+	// StateReceived: stored, a job will process it (or is retrying).
+	StateReceived = "received"
+	// StateDone: processed; the CRVS record was confirmed or rejected, or
+	// nothing had to be done.
+	StateDone = "done"
+	// StateIgnored: not ours (a status event for another system's RID) or
+	// nothing to do; kept for deduplication.
+	StateIgnored = "ignored"
+	// StateDead: processing failed for good; an operator replays or
+	// discards it.
+	StateDead = "dead"
+	// StateDiscarded: a dead letter an operator closed.
+	StateDiscarded = "discarded"
+)
+
+// ValidState reports whether s is a delivery state.
+func ValidState(s string) bool {
+	switch s {
+	case StateReceived, StateDone, StateIgnored, StateDead, StateDiscarded:
+		return true
+	}
+	return false
+}
+
+// ProcessJob is the River job that processes one delivery.
+type ProcessJob struct {
+	EventID string `json:"event_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ProcessJob) Kind() string { return "notification.process_delivery" }
+
+// InsertOpts puts the job on the service's queue.
+func (ProcessJob) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueName} }
+
+// Delivery is one stored event.
+type Delivery struct {
+	EventID, Topic, Kind, State string
+	// Body is the raw delivery as the hub sent it (the HMAC covered it).
+	Body []byte
+	// Fetched is the credential read from MOSIP's data share, kept because
+	// a share can be read only a few times.
+	Fetched        string
+	RegistrationID string
+	TransactionID  string
+	// Reason says why the delivery is dead, ignored or was retried; never
+	// personal data.
+	Reason   string
+	Attempts int
+	JobID    int64
+	// ReceivedAt and UpdatedAt are UTC, truncated to microseconds.
+	ReceivedAt, UpdatedAt time.Time
+}
+
+// ErrNotFound: no delivery with that event id.
+var ErrNotFound = errors.New("delivery not found")
+
+// ErrState: the delivery is not in a state that allows the change.
+var ErrState = errors.New("delivery is in another state")
+
+// Options configure the store.
+type Options struct {
+	Logger *slog.Logger
+	// Clock is time.Now when nil.
+	Clock func() time.Time
+}
+
+// DB is the inbox.
+type DB struct {
+	db  *sqlstore.DB
+	now func() time.Time
+}
+
+func (o Options) sql() sqlstore.Options {
+	return sqlstore.Options{Service: "notification", Migrations: migrations(), Logger: o.Logger, Clock: o.Clock}
+}
+
+func wrap(d *sqlstore.DB, o Options) *DB {
+	now := o.Clock
+	if now == nil {
+		now = time.Now
+	}
+	return &DB{db: d, now: now}
+}
+
+// OpenPostgres opens the inbox on PostgreSQL and applies migrations.
+func OpenPostgres(ctx context.Context, url string, o Options) (*DB, error) {
+	d, err := sqlstore.OpenPostgres(ctx, url, o.sql())
+	if err != nil {
+		return nil, err
+	}
+	return wrap(d, o), nil
+}
+
+// OpenSQLite opens (creating) the inbox in a SQLite file.
+func OpenSQLite(ctx context.Context, path string, o Options) (*DB, error) {
+	d, err := sqlstore.OpenSQLite(ctx, path, o.sql())
+	if err != nil {
+		return nil, err
+	}
+	return wrap(d, o), nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// NewQueue builds the River client that works the service's jobs.
+func (d *DB) NewQueue(cfg *river.Config) (sqlstore.Queue, error) { return d.db.NewQueue(cfg) }
+
+func (d *DB) clock() time.Time { return d.now().UTC().Truncate(time.Microsecond) }
+
+// Receive stores a delivery and its processing job in one transaction.
+// It reports duplicate (and stores nothing) when the event id is known.
+func (d *DB) Receive(ctx context.Context, eventID, topic, kind, registrationID string, body []byte) (duplicate bool, err error) {
+	tx, err := d.db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx)
+	now := d.db.TimeArg(d.clock())
+	n, err := tx.Exec(ctx, `INSERT INTO notification_deliveries
+		(event_id, topic, kind, state, body, registration_id, received_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (event_id) DO NOTHING`,
+		eventID, topic, kind, StateReceived, body, registrationID, now)
+	if err != nil {
+		return false, fmt.Errorf("store delivery: %w", err)
+	}
+	if n == 0 {
+		return true, nil
+	}
+	jobID, err := tx.InsertJob(ctx, ProcessJob{EventID: eventID}, nil)
+	if err != nil {
+		return false, fmt.Errorf("enqueue delivery: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE notification_deliveries SET job_id = $1 WHERE event_id = $2`, jobID, eventID); err != nil {
+		return false, err
+	}
+	return false, tx.Commit(ctx)
+}
+
+const columns = `event_id, topic, kind, state, body, fetched, registration_id, transaction_id, reason, attempts,
+	coalesce(job_id, 0), received_at, updated_at`
+
+func scan(r sqlstore.Row) (Delivery, error) {
+	var dl Delivery
+	err := r.Scan(&dl.EventID, &dl.Topic, &dl.Kind, &dl.State, &dl.Body, &dl.Fetched, &dl.RegistrationID, &dl.TransactionID,
+		&dl.Reason, &dl.Attempts, &dl.JobID, sqlstore.ScanTime(&dl.ReceivedAt), sqlstore.ScanTime(&dl.UpdatedAt))
+	if sqlstore.NoRows(err) {
+		return dl, ErrNotFound
+	}
+	return dl, err
+}
+
+// Get returns a delivery.
+func (d *DB) Get(ctx context.Context, eventID string) (Delivery, error) {
+	return scan(d.db.Reader().QueryRow(ctx, `SELECT `+columns+` FROM notification_deliveries WHERE event_id = $1`, eventID))
+}
+
+// Update is what a processing step records.
+type Update struct {
+	// State, when set, moves the delivery (only from received).
+	State string
+	// Fetched, RegistrationID, TransactionID are set when not empty.
+	Fetched, RegistrationID, TransactionID string
+	// Reason replaces the reason when not empty.
+	Reason string
+	// Attempt counts one processing attempt.
+	Attempt bool
+}
+
+// Record applies u to a delivery that is still being processed
+// (received); a delivery an operator discarded meanwhile is left alone
+// (ErrState).
+func (d *DB) Record(ctx context.Context, eventID string, u Update) (Delivery, error) {
+	if u.State != "" && !ValidState(u.State) {
+		return Delivery{}, fmt.Errorf("unknown state %q", u.State)
+	}
+	tx, err := d.db.Begin(ctx)
+	if err != nil {
+		return Delivery{}, err
+	}
+	defer tx.Rollback(ctx)
+	cur, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM notification_deliveries WHERE event_id = $1`+d.db.LockRow(), eventID))
+	if err != nil {
+		return Delivery{}, err
+	}
+	if cur.State != StateReceived {
+		return cur, fmt.Errorf("%w: %s", ErrState, cur.State)
+	}
+	next := cur
+	if u.State != "" {
+		next.State = u.State
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&next.Fetched, u.Fetched)
+	set(&next.RegistrationID, u.RegistrationID)
+	set(&next.TransactionID, u.TransactionID)
+	set(&next.Reason, truncate(u.Reason, 1000))
+	if u.Attempt {
+		next.Attempts++
+	}
+	next.UpdatedAt = d.clock()
+	_, err = tx.Exec(ctx, `UPDATE notification_deliveries SET state = $1, fetched = $2, registration_id = $3,
+		transaction_id = $4, reason = $5, attempts = $6, updated_at = $7 WHERE event_id = $8`,
+		next.State, next.Fetched, next.RegistrationID, next.TransactionID, next.Reason, next.Attempts, d.db.TimeArg(next.UpdatedAt), eventID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	return next, tx.Commit(ctx)
+}
+
+// Replay queues a dead delivery again: state received, attempts reset, a
+// new job in the same transaction.
+func (d *DB) Replay(ctx context.Context, eventID string) (Delivery, error) {
+	return d.operate(ctx, eventID, func(tx sqlstore.Tx, dl *Delivery) error {
+		jobID, err := tx.InsertJob(ctx, ProcessJob{EventID: eventID}, nil)
+		if err != nil {
+			return err
+		}
+		dl.State, dl.Attempts, dl.JobID, dl.Reason = StateReceived, 0, jobID, "replayed: "+dl.Reason
+		return nil
+	})
+}
+
+// Discard closes a dead delivery for good.
+func (d *DB) Discard(ctx context.Context, eventID, reason string) (Delivery, error) {
+	return d.operate(ctx, eventID, func(_ sqlstore.Tx, dl *Delivery) error {
+		dl.State = StateDiscarded
+		if reason != "" {
+			dl.Reason = "discarded: " + reason + " (was: " + dl.Reason + ")"
+		}
+		return nil
+	})
+}
+
+// operate runs an operator's change on a dead delivery.
+func (d *DB) operate(ctx context.Context, eventID string, change func(sqlstore.Tx, *Delivery) error) (Delivery, error) {
+	tx, err := d.db.Begin(ctx)
+	if err != nil {
+		return Delivery{}, err
+	}
+	defer tx.Rollback(ctx)
+	dl, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM notification_deliveries WHERE event_id = $1`+d.db.LockRow(), eventID))
+	if err != nil {
+		return Delivery{}, err
+	}
+	if dl.State != StateDead {
+		return dl, fmt.Errorf("%w: only dead letters can be replayed or discarded, this one is %s", ErrState, dl.State)
+	}
+	if err := change(tx, &dl); err != nil {
+		return Delivery{}, err
+	}
+	dl.Reason = truncate(dl.Reason, 1000)
+	dl.UpdatedAt = d.clock()
+	_, err = tx.Exec(ctx, `UPDATE notification_deliveries SET state = $1, attempts = $2, job_id = $3, reason = $4, updated_at = $5
+		WHERE event_id = $6`, dl.State, dl.Attempts, dl.JobID, dl.Reason, d.db.TimeArg(dl.UpdatedAt), eventID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	return dl, tx.Commit(ctx)
+}
+
+// Page is one page of List.
+type Page struct {
+	Deliveries []Delivery
+	// Next is the token of the next page; empty on the last.
+	Next string
+}
+
+// List returns deliveries newest first, bodies omitted, optionally in one
+// state. size is clamped to [1, 500] (50 when 0).
+func (d *DB) List(ctx context.Context, state string, size int, token string) (Page, error) {
+	if state != "" && !ValidState(state) {
+		return Page{}, fmt.Errorf("unknown state %q", state)
+	}
+	switch {
+	case size <= 0:
+		size = 50
+	case size > 500:
+		size = 500
+	}
+	q := `SELECT event_id, topic, kind, state, ''::bytea AS body, '' AS fetched, registration_id, transaction_id, reason, attempts,
+		coalesce(job_id, 0), received_at, updated_at FROM notification_deliveries WHERE ($1 = '' OR state = $1)`
+	if d.db.Dialect() == sqlstore.SQLite {
+		q = strings.Replace(q, "''::bytea", "x''", 1)
+	}
+	args := []any{state}
+	if token != "" {
+		at, id, err := decodeToken(token)
+		if err != nil {
+			return Page{}, err
+		}
+		q += ` AND (received_at < $2 OR (received_at = $2 AND event_id < $3))`
+		args = append(args, d.db.TimeArg(at), id)
+	}
+	q += fmt.Sprintf(` ORDER BY received_at DESC, event_id DESC LIMIT %d`, size+1)
+	rows, err := d.db.Reader().Query(ctx, q, args...)
+	if err != nil {
+		return Page{}, err
+	}
+	defer rows.Close()
+	var p Page
+	for rows.Next() {
+		dl, err := scan(rows)
+		if err != nil {
+			return Page{}, err
+		}
+		p.Deliveries = append(p.Deliveries, dl)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, err
+	}
+	if len(p.Deliveries) > size {
+		last := p.Deliveries[size-1]
+		p.Deliveries = p.Deliveries[:size]
+		p.Next = encodeToken(last.ReceivedAt, last.EventID)
+	}
+	return p, nil
+}
+
+// ErrBadToken: a page token that List did not issue.
+var ErrBadToken = errors.New("invalid page token")
+
+func encodeToken(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeToken(tok string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return time.Time{}, "", ErrBadToken
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	at, perr := time.Parse(time.RFC3339Nano, ts)
+	if !ok || perr != nil || id == "" {
+		return time.Time{}, "", ErrBadToken
+	}
+	return at, id, nil
+}
+
+// Counts returns how many deliveries are in each state (for metrics: the
+// backlog and the dead letters).
+func (d *DB) Counts(ctx context.Context) (map[string]int64, error) {
+	rows, err := d.db.Reader().Query(ctx, `SELECT state, count(*) FROM notification_deliveries GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
