@@ -56,6 +56,14 @@ fuzz: ## Run every fuzz target for FUZZTIME each (seed corpora also run in `make
 	cd pkg && go test -run '^$$' -fuzz '^FuzzCheckResponse$$' -fuzztime $(FUZZTIME) ./mosip
 	cd services/auth-token && go test -run '^$$' -fuzz '^FuzzParseAuthResponse$$' -fuzztime $(FUZZTIME) ./internal/authmanager
 	cd gateway && go test -run '^$$' -fuzz '^FuzzVerifyToken$$' -fuzztime $(FUZZTIME) .
+	cd gateway && go test -run '^$$' -fuzz '^FuzzParseVerifyRequest$$' -fuzztime $(FUZZTIME) .
+	cd gateway && go test -run '^$$' -fuzz '^FuzzParseOIDPRequest$$' -fuzztime $(FUZZTIME) .
+	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzDemographics$$' -fuzztime $(FUZZTIME) ./esignetverify
+	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzExchangeInput$$' -fuzztime $(FUZZTIME) ./esignetverify
+	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzCallbackTarget$$' -fuzztime $(FUZZTIME) ./esignetverify
+	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./internal/ida
+	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzVerifyToken$$' -fuzztime $(FUZZTIME) ./internal/esignet
+	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzFormData$$' -fuzztime $(FUZZTIME) ./internal/esignet
 
 .PHONY: build
 build: ## Build every binary into bin/.

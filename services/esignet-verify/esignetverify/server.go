@@ -42,7 +42,7 @@ func (s *server) idaStatus(ctx context.Context, err error) error {
 		s.svc.log.ErrorContext(ctx, "IDA verification failed", slog.String("error", err.Error()))
 		return status.Error(codes.Internal, "internal error")
 	}
-	if me.Kind == mosip.KindTransport && (errors.Is(me, context.DeadlineExceeded)) {
+	if me.Kind == mosip.KindTransport && errors.Is(me, context.DeadlineExceeded) {
 		return status.Error(codes.DeadlineExceeded, "MOSIP IDA did not answer in time")
 	}
 	if me.Temporary() {

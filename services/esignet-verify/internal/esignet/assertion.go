@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -60,49 +59,4 @@ func newJTI() string {
 	b[6] = (b[6] & 0x0f) | 0x40
 	b[8] = (b[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// expectedTime is the leeway-aware check of exp/nbf/iat shared by the
-// userinfo and id_token checks.
-func checkTimes(token string, claims map[string]any, now time.Time, leeway time.Duration, expRequired bool) *VerificationError {
-	num := func(name string) (int64, bool, *VerificationError) {
-		v, ok := claims[name]
-		if !ok || v == nil {
-			return 0, false, nil
-		}
-		n, ok := v.(json.Number)
-		if !ok {
-			return 0, false, verr(token, ReasonMalformed, "%s is not a number", name)
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return 0, false, verr(token, ReasonMalformed, "%s is not a number", name)
-		}
-		return int64(f), true, nil
-	}
-	exp, hasExp, e := num("exp")
-	if e != nil {
-		return e
-	}
-	if !hasExp && expRequired {
-		return verr(token, ReasonMalformed, "exp is missing")
-	}
-	if hasExp && now.After(time.Unix(exp, 0).Add(leeway)) {
-		return verr(token, ReasonExpired, "expired %s ago", now.Sub(time.Unix(exp, 0)).Truncate(time.Second))
-	}
-	nbf, hasNbf, e := num("nbf")
-	if e != nil {
-		return e
-	}
-	if hasNbf && now.Add(leeway).Before(time.Unix(nbf, 0)) {
-		return verr(token, ReasonNotYetValid, "not valid before %s", time.Unix(nbf, 0).UTC().Format(time.RFC3339))
-	}
-	iat, hasIat, e := num("iat")
-	if e != nil {
-		return e
-	}
-	if hasIat && now.Add(leeway).Before(time.Unix(iat, 0)) {
-		return verr(token, ReasonNotYetValid, "issued in the future (%s)", time.Unix(iat, 0).UTC().Format(time.RFC3339))
-	}
-	return nil
 }

@@ -175,6 +175,13 @@ type tokenResponse struct {
 // *UnavailableError or *VerificationError, and never quote the code or a
 // token.
 func (c *Client) Exchange(ctx context.Context, code, clientID, redirectURI string) (*Result, error) {
+	// The code is single-use: make sure the keys that will verify what it
+	// buys can be had before spending it (a cache hit once warm).
+	if c.keys.jwksURL != "" {
+		if _, err := c.keys.current(ctx); err != nil && len(c.keys.pinned) == 0 {
+			return nil, err
+		}
+	}
 	assertion, err := c.signAssertion(clientID)
 	if err != nil {
 		return nil, err

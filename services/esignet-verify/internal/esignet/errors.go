@@ -22,6 +22,7 @@ type ProviderError struct {
 	Description string
 }
 
+// Error names the endpoint, the status and eSignet's codes.
 func (e *ProviderError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "eSignet %s endpoint refused the request (HTTP %d)", e.Endpoint, e.Status)
@@ -48,6 +49,7 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error names the endpoint and the cause.
 func (e *UnavailableError) Error() string {
 	if e.Status != 0 {
 		return fmt.Sprintf("eSignet %s endpoint answered HTTP %d: %v", e.Endpoint, e.Status, e.Err)
@@ -55,6 +57,7 @@ func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("eSignet %s endpoint unreachable: %v", e.Endpoint, e.Err)
 }
 
+// Unwrap exposes the cause (context.DeadlineExceeded for timeouts).
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Reasons a token fails verification; VerificationError.Reason is one of
@@ -87,10 +90,12 @@ type VerificationError struct {
 	Detail string
 }
 
+// Error names the token, the reason and the detail.
 func (e *VerificationError) Error() string {
 	return fmt.Sprintf("eSignet %s rejected: %s: %s", e.Token, e.Reason, e.Detail)
 }
 
+// Unwrap makes errors.Is(err, ErrVerification) true.
 func (e *VerificationError) Unwrap() error { return ErrVerification }
 
 func verr(token, reason, format string, args ...any) *VerificationError {

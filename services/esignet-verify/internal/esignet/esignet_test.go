@@ -355,3 +355,22 @@ func TestParseClientKey(t *testing.T) {
 		}
 	}
 }
+
+// With eSignet's JWKS unreachable the code is not spent: the exchange
+// stops before the token request, so the browser can retry with it.
+func TestJWKSUnavailableKeepsTheCode(t *testing.T) {
+	t.Parallel()
+	s := fakeesignet.New(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	c := newClient(t, s, func(o *esignet.Options) { o.JWKSURL = gone.URL + "/jwks.json" })
+	code := s.Issue("p", janeClaims)
+	_, err := c.Exchange(context.Background(), code, fakeesignet.ClientID, fakeesignet.RedirectURI)
+	var ue *esignet.UnavailableError
+	if !errors.As(err, &ue) || ue.Endpoint != "jwks" || len(s.Requests()) != 0 {
+		t.Fatalf("Exchange = %v after %d token requests, want jwks unavailable and none", err, len(s.Requests()))
+	}
+	if _, err := newClient(t, s, nil).Exchange(context.Background(), code, fakeesignet.ClientID, fakeesignet.RedirectURI); err != nil {
+		t.Errorf("the code was spent: %v", err)
+	}
+}

@@ -134,12 +134,12 @@ func (c *Client) verifyToken(ctx context.Context, token string, e expectation) (
 		}
 	}
 
-	claims, verrr := decodeClaims(e.token, payload)
-	if verrr != nil {
-		return nil, verrr
+	claims, cerr := decodeClaims(e.token, payload)
+	if cerr != nil {
+		return nil, cerr
 	}
-	if verrr := c.checkClaims(claims, e); verrr != nil {
-		return nil, verrr
+	if cerr := c.checkClaims(claims, e); cerr != nil {
+		return nil, cerr
 	}
 	return &verified{claims: claims, by: by}, nil
 }
@@ -233,3 +233,48 @@ func audiences(v any) ([]string, error) {
 
 // now is the client's clock.
 func (c *Client) now() time.Time { return c.clock() }
+
+// checkTimes is the leeway-aware check of exp, nbf and iat shared by the
+// userinfo and id_token checks; expRequired makes a missing exp an error.
+func checkTimes(token string, claims map[string]any, now time.Time, leeway time.Duration, expRequired bool) *VerificationError {
+	num := func(name string) (int64, bool, *VerificationError) {
+		v, ok := claims[name]
+		if !ok || v == nil {
+			return 0, false, nil
+		}
+		n, ok := v.(json.Number)
+		if !ok {
+			return 0, false, verr(token, ReasonMalformed, "%s is not a number", name)
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return 0, false, verr(token, ReasonMalformed, "%s is not a number", name)
+		}
+		return int64(f), true, nil
+	}
+	exp, hasExp, e := num("exp")
+	if e != nil {
+		return e
+	}
+	if !hasExp && expRequired {
+		return verr(token, ReasonMalformed, "exp is missing")
+	}
+	if hasExp && now.After(time.Unix(exp, 0).Add(leeway)) {
+		return verr(token, ReasonExpired, "expired %s ago", now.Sub(time.Unix(exp, 0)).Truncate(time.Second))
+	}
+	nbf, hasNbf, e := num("nbf")
+	if e != nil {
+		return e
+	}
+	if hasNbf && now.Add(leeway).Before(time.Unix(nbf, 0)) {
+		return verr(token, ReasonNotYetValid, "not valid before %s", time.Unix(nbf, 0).UTC().Format(time.RFC3339))
+	}
+	iat, hasIat, e := num("iat")
+	if e != nil {
+		return e
+	}
+	if hasIat && now.Add(leeway).Before(time.Unix(iat, 0)) {
+		return verr(token, ReasonNotYetValid, "issued in the future (%s)", time.Unix(iat, 0).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
