@@ -16,7 +16,9 @@ var rptUUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0
 
 func TestRegprocBirthHappyPath(t *testing.T) {
 	t.Parallel()
-	e := pmtNewEnv(t, pmtConfig{})
+	// Long enough that "processing" is still observable on a loaded
+	// machine right after the call (5 ms was not, under CI load).
+	e := pmtNewEnv(t, pmtConfig{rp: func(o *RegistrationProcessorOptions) { o.ProcessingDelay = 300 * time.Millisecond }})
 	rid := pmtRID()
 	if res := e.create(t, pmtPacket(rid, "CRVS1", "CRVS_NEW", pmtBirthFields("Jane Doe"))); res.Body["response"] == nil {
 		t.Fatalf("createPacket: %s", res.Raw)
