@@ -11,12 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 
 	"github.com/piprate/json-gold/ld"
@@ -45,8 +47,8 @@ var bundledFiles = map[string]string{
 	SecurityV2ContextURL:    "contexts/security-v2.jsonld",
 }
 
-// Bundled returns the bundled context documents by URL (fresh copies).
-func Bundled() map[string][]byte {
+// bundled holds the bundled contexts, read once.
+var bundled = sync.OnceValue(func() map[string][]byte {
 	out := make(map[string][]byte, len(bundledFiles))
 	for u, f := range bundledFiles {
 		b, err := contextFS.ReadFile(f)
@@ -56,7 +58,11 @@ func Bundled() map[string][]byte {
 		out[u] = b
 	}
 	return out
-}
+})
+
+// Bundled returns the bundled context documents by URL. The map is the
+// caller's; the documents are shared and must not be modified.
+func Bundled() map[string][]byte { return maps.Clone(bundled()) }
 
 // Loader is an offline json-gold DocumentLoader: it answers only for the
 // exact URLs it holds and fails for anything else, so an unexpected

@@ -2,12 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,14 +13,13 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/mosipcrvs/bridge/pkg/sqlstore/sqlstoretest"
 )
 
 // Every database test runs on SQLite (a file in t.TempDir) and PostgreSQL
 // (a schema of its own on the test server, reached through search_path).
-
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 const testService = "sqlstore_test"
 
@@ -51,76 +47,14 @@ func sqliteTarget(t *testing.T) target {
 	}}
 }
 
-var (
-	pgOnce sync.Once
-	pgErr  error
-	pgURL  string
-)
-
-// postgresTarget creates a schema of its own on the test server. Without a
-// reachable server it skips, except under CI=true, where it fails.
+// postgresTarget is a schema of its own on the test server
+// (sqlstoretest: skipped without a server, failed under CI=true).
 func postgresTarget(t *testing.T) target {
 	t.Helper()
-	pgOnce.Do(func() {
-		pgURL = os.Getenv("TEST_POSTGRES_URL")
-		if pgURL == "" {
-			pgURL = defaultPostgresURL
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, pgURL)
-		if err != nil {
-			pgErr = err
-			return
-		}
-		pgErr = conn.Ping(ctx)
-		_ = conn.Close(ctx)
-	})
-	if pgErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at TEST_POSTGRES_URL (or %s): %v", defaultPostgresURL, pgErr)
-		}
-		t.Skipf("PostgreSQL unreachable (%v); set TEST_POSTGRES_URL to run the Postgres tests", pgErr)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "sqlstore_test_" + hex.EncodeToString(b[:])
-	adminExec(t, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { adminExec(t, "DROP SCHEMA "+schema+" CASCADE") })
-	u := withParams(pgURL, map[string]string{"search_path": schema, "pool_max_conns": "8"})
+	u := sqlstoretest.PostgresURL(t, "sqlstore")
 	return target{dialect: Postgres, open: func(ctx context.Context, opts Options) (*DB, error) {
 		return OpenPostgres(ctx, u, opts)
 	}}
-}
-
-func adminExec(t *testing.T, q string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, pgURL)
-	if err != nil {
-		t.Errorf("%s: %v", q, err)
-		return
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, q); err != nil {
-		t.Errorf("%s: %v", q, err)
-	}
-}
-
-// withParams adds connection parameters to a URL or keyword/value string.
-func withParams(conn string, params map[string]string) string {
-	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	for k, v := range params {
-		conn += " " + k + "=" + v
-	}
-	return conn
 }
 
 // forEachDialect runs test on a fresh database of each dialect.
@@ -624,7 +558,7 @@ func TestOptions(t *testing.T) {
 		if _, err := OpenSQLite(ctx, path, o); !errors.Is(err, ErrInvalid) {
 			t.Errorf("OpenSQLite(%s) = %v, want ErrInvalid", name, err)
 		}
-		if _, err := OpenPostgres(ctx, defaultPostgresURL, o); !errors.Is(err, ErrInvalid) {
+		if _, err := OpenPostgres(ctx, sqlstoretest.DefaultURL, o); !errors.Is(err, ErrInvalid) {
 			t.Errorf("OpenPostgres(%s) = %v, want ErrInvalid", name, err)
 		}
 	}

@@ -7,7 +7,6 @@ replace github.com/mosipcrvs/bridge/proto => ../../proto
 replace github.com/mosipcrvs/bridge/pkg => ../../pkg
 
 require (
-	github.com/jackc/pgx/v5 v5.12.0
 	github.com/mosipcrvs/bridge/pkg v0.0.0-00010101000000-000000000000
 	github.com/mosipcrvs/bridge/proto v0.0.0-00010101000000-000000000000
 	github.com/riverqueue/river v0.51.1
@@ -32,6 +31,7 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect

@@ -54,8 +54,10 @@ type Service struct {
 	packet   packetv1.PacketServiceClient
 	conns    []*grpc.ClientConn
 	secrets  []topicSecret
-	metrics  *metrics
-	now      func() time.Time
+	// secretKeys are the secrets alone, in the same order, for the hot path.
+	secretKeys [][]byte
+	metrics    *metrics
+	now        func() time.Time
 }
 
 // topicSecret is a hub.secret and the topics it signs.
@@ -168,6 +170,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error)
 		}
 	}
 	s.secrets = mergeSecrets(s.secrets)
+	for _, ts := range s.secrets {
+		s.secretKeys = append(s.secretKeys, ts.secret)
+	}
 	s.subs, err = websub.New(websub.Options{
 		HubURL: cfg.HubURL, Subscriptions: subs, Logger: logger.With(slog.String("component", "websub")),
 		ResubscribeInterval: cfg.ResubscribeInterval,

@@ -39,11 +39,7 @@ func (g *server) HandleCallback(ctx context.Context, req *notificationv1.HandleC
 	if len(body) > maxBody {
 		return nil, status.Errorf(codes.InvalidArgument, "body over %d bytes", maxBody)
 	}
-	secrets := make([][]byte, len(g.s.secrets))
-	for i, ts := range g.s.secrets {
-		secrets[i] = ts.secret
-	}
-	idx, err := inbox.VerifySignature(req.GetSignature(), body, secrets)
+	idx, err := inbox.VerifySignature(req.GetSignature(), body, g.s.secretKeys)
 	if err != nil {
 		g.s.metrics.callback(ctx, "bad_signature")
 		return nil, status.Error(codes.Unauthenticated, err.Error())

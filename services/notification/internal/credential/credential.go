@@ -69,6 +69,8 @@ type Verifier struct {
 	mu       sync.Mutex
 	keys     map[string]cachedKey
 	contexts map[string][]byte
+	// ld serves contexts; rebuilt only when a fetched context is added.
+	ld *ldproof.Loader
 }
 
 type cachedKey struct {
@@ -106,7 +108,7 @@ func New(o Options) (*Verifier, error) {
 	for u, d := range o.Contexts {
 		ctxs[u] = d
 	}
-	return &Verifier{o: o, keys: map[string]cachedKey{}, contexts: ctxs}, nil
+	return &Verifier{o: o, keys: map[string]cachedKey{}, contexts: ctxs, ld: ldproof.NewLoader(ctxs)}, nil
 }
 
 // Error is why a credential could not be opened. Permanent errors (bad
@@ -310,12 +312,11 @@ func (v *Verifier) loader(ctx context.Context, contexts any) (*ldproof.Loader, e
 			}
 		}
 	}
-	bundled := ldproof.NewLoader(nil)
 	for _, u := range urls {
 		v.mu.Lock()
-		_, have := v.contexts[u]
+		have := v.ld.Has(u)
 		v.mu.Unlock()
-		if have || bundled.Has(u) || !slices.Contains(v.o.ContextURLs, u) {
+		if have || !slices.Contains(v.o.ContextURLs, u) {
 			continue // unknown ones fail in the offline loader, by name
 		}
 		parsed, err := url.Parse(u)
@@ -331,11 +332,12 @@ func (v *Verifier) loader(ctx context.Context, contexts any) (*ldproof.Loader, e
 		}
 		v.mu.Lock()
 		v.contexts[u] = body
+		v.ld = ldproof.NewLoader(v.contexts)
 		v.mu.Unlock()
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return ldproof.NewLoader(v.contexts), nil
+	return v.ld, nil
 }
 
 // FetchDataShare reads a credential from MOSIP's data share service. The

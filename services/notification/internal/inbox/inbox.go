@@ -258,27 +258,27 @@ func jsonProblem(err error) string {
 	return "invalid JSON"
 }
 
+// ack is MOSIP's acknowledgement body.
+type ack struct {
+	Publisher   string   `json:"publisher"`
+	Topic       string   `json:"topic"`
+	PublishedOn string   `json:"publishedOn"`
+	Event       ackEvent `json:"event"`
+}
+
+type ackEvent struct {
+	ID        string `json:"id"`
+	RequestID string `json:"requestId"`
+	Timestamp string `json:"timestamp"`
+	Status    string `json:"status"`
+	URL       string `json:"url"`
+}
+
 // Ack is MOSIP's acknowledgement body for a stored delivery (the shape
 // mosip-api answers with; the hub ignores it but operators read it).
 func Ack(ev Event, status string, now time.Time) []byte {
 	ts := now.UTC().Format("2006-01-02T15:04:05.000Z")
-	b, _ := json.Marshal(struct {
-		Publisher   string `json:"publisher"`
-		Topic       string `json:"topic"`
-		PublishedOn string `json:"publishedOn"`
-		Event       struct {
-			ID        string `json:"id"`
-			RequestID string `json:"requestId"`
-			Timestamp string `json:"timestamp"`
-			Status    string `json:"status"`
-			URL       string `json:"url"`
-		} `json:"event"`
-	}{Publisher: ev.Publisher, Topic: ev.Topic, PublishedOn: ts, Event: struct {
-		ID        string `json:"id"`
-		RequestID string `json:"requestId"`
-		Timestamp string `json:"timestamp"`
-		Status    string `json:"status"`
-		URL       string `json:"url"`
-	}{ID: ev.ID, RequestID: ev.RequestID, Timestamp: ts, Status: status}})
+	b, _ := json.Marshal(ack{Publisher: ev.Publisher, Topic: ev.Topic, PublishedOn: ts,
+		Event: ackEvent{ID: ev.ID, RequestID: ev.RequestID, Timestamp: ts, Status: status}})
 	return b
 }

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,16 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/mosipcrvs/bridge/pkg/config"
+	"github.com/mosipcrvs/bridge/pkg/sqlstore/sqlstoretest"
 )
 
 // The contract: every test below runs against SQLite and PostgreSQL, each
 // subtest on a fresh database (a file in t.TempDir, a schema of its own).
-
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // harness opens stores on one fresh database, and reopens that same
 // database with other options (key rotation, migrations).
@@ -59,85 +55,17 @@ func sqliteHarness(t *testing.T) harness {
 	}
 }
 
-var (
-	pgOnce sync.Once
-	pgErr  error
-	pgURL  string
-)
-
-// postgresHarness creates a schema of its own on the test server and opens
-// stores with search_path set to it.
+// postgresHarness opens stores on a schema of its own on the test server
+// (sqlstoretest: skipped without a server, failed under CI=true).
 func postgresHarness(t *testing.T) harness {
 	t.Helper()
-	pgOnce.Do(func() {
-		pgURL = os.Getenv("TEST_POSTGRES_URL")
-		if pgURL == "" {
-			pgURL = defaultPostgresURL
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, pgURL)
-		if err != nil {
-			pgErr = err
-			return
-		}
-		pgErr = conn.Ping(ctx)
-		_ = conn.Close(ctx)
-	})
-	if pgErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at TEST_POSTGRES_URL (or %s): %v", defaultPostgresURL, pgErr)
-		}
-		t.Skipf("PostgreSQL unreachable (%v); set TEST_POSTGRES_URL to run the Postgres half of the contract", pgErr)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "packet_store_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	_ = admin.Close(ctx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		admin, err := pgx.Connect(ctx, pgURL)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u := withParams(pgURL, map[string]string{"search_path": schema, "pool_max_conns": "8"})
+	u := sqlstoretest.PostgresURL(t, "packet_store")
 	return harness{
 		name: "postgres",
 		tryOpen: func(ctx context.Context, opts Options) (*DB, error) {
 			return OpenPostgres(ctx, u, opts)
 		},
 	}
-}
-
-// withParams adds connection parameters to a URL or keyword/value string.
-func withParams(conn string, params map[string]string) string {
-	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	for k, v := range params {
-		conn += " " + k + "=" + v
-	}
-	return conn
 }
 
 // fakeClock is a settable clock, so tests control created and updated times.
