@@ -52,18 +52,8 @@ bench: ## Run the benchmarks (token cache hit, gRPC round trip, ...).
 
 .PHONY: fuzz
 FUZZTIME ?= 20s
-fuzz: ## Run every fuzz target for FUZZTIME each (seed corpora also run in `make test`).
-	cd pkg && go test -run '^$$' -fuzz '^FuzzCheckResponse$$' -fuzztime $(FUZZTIME) ./mosip
-	cd services/auth-token && go test -run '^$$' -fuzz '^FuzzParseAuthResponse$$' -fuzztime $(FUZZTIME) ./internal/authmanager
-	cd gateway && go test -run '^$$' -fuzz '^FuzzVerifyToken$$' -fuzztime $(FUZZTIME) .
-	cd gateway && go test -run '^$$' -fuzz '^FuzzParseVerifyRequest$$' -fuzztime $(FUZZTIME) .
-	cd gateway && go test -run '^$$' -fuzz '^FuzzParseOIDPRequest$$' -fuzztime $(FUZZTIME) .
-	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzDemographics$$' -fuzztime $(FUZZTIME) ./esignetverify
-	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzExchangeInput$$' -fuzztime $(FUZZTIME) ./esignetverify
-	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzCallbackTarget$$' -fuzztime $(FUZZTIME) ./esignetverify
-	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME) ./internal/ida
-	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzVerifyToken$$' -fuzztime $(FUZZTIME) ./internal/esignet
-	cd services/esignet-verify && go test -run '^$$' -fuzz '^FuzzFormData$$' -fuzztime $(FUZZTIME) ./internal/esignet
+fuzz: ## Run every fuzz target for FUZZTIME each (FUZZ=pattern narrows; seed corpora also run in `make test`).
+	@FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' bash deploy/scripts/fuzz.sh
 
 .PHONY: build
 build: ## Build every binary into bin/.

@@ -17,12 +17,21 @@ const AdminPrefix = "/sandbox/admin"
 //	GET    /sandbox/admin/faults           fault rules; PUT/DELETE /sandbox/admin/faults/{endpoint}
 //	PUT    /sandbox/admin/hub              hub knobs {"paused","duplicate","reorder","dropNext"}
 //	POST   /sandbox/admin/opencrvs/records create an OpenCRVS event with a requested REGISTER action and its record token
+//	GET    /sandbox/admin/opencrvs/records/{id} the event document: its actions and the confirmations written
 //	GET    /sandbox/admin/opencrvs/calls   what OpenCRVS received (accept/reject/get calls)
 func (s *Sandbox) registerAdmin(mux *http.ServeMux) {
 	s.Faults.Admin(mux, AdminPrefix+"/faults", Endpoints())
 	mux.HandleFunc("GET "+AdminPrefix, s.adminState)
 	mux.HandleFunc("PUT "+AdminPrefix+"/hub", s.adminHub)
 	mux.HandleFunc("POST "+AdminPrefix+"/opencrvs/records", s.adminRecord)
+	mux.HandleFunc("GET "+AdminPrefix+"/opencrvs/records/{id}", func(w http.ResponseWriter, r *http.Request) {
+		ev, ok := s.CRVS.Event(r.PathValue("id"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such event"})
+			return
+		}
+		writeJSON(w, http.StatusOK, ev)
+	})
 	mux.HandleFunc("GET "+AdminPrefix+"/opencrvs/calls", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"calls": s.CRVS.Calls()})
 	})

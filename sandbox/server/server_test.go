@@ -24,6 +24,7 @@ import (
 	"github.com/mosipcrvs/bridge/pkg/logging"
 	"github.com/mosipcrvs/bridge/pkg/mosipcrypto"
 	"github.com/mosipcrvs/bridge/sandbox/mosip"
+	"github.com/mosipcrvs/bridge/sandbox/opencrvs"
 	"github.com/mosipcrvs/bridge/sandbox/server"
 )
 
@@ -358,6 +359,17 @@ func TestFaultsAndAdmin(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("register.accept with the record token = %d %s", resp.StatusCode, body)
+	}
+	st, b = call(t, http.MethodGet, base+"/sandbox/admin/opencrvs/records/"+rec.EventID, "", "", nil)
+	var ev opencrvs.EventDocument
+	if err := json.Unmarshal(b, &ev); st != http.StatusOK || err != nil {
+		t.Fatalf("read record = %d %s", st, b)
+	}
+	if c, ok := ev.Confirmation(rec.ActionID); !ok || c.Status != opencrvs.StatusAccepted || c.Declaration["child.nid"] != "x" || c.RegistrationNumber != "EE008OLG4317" {
+		t.Errorf("confirmation in the record = %+v, %v", c, ok)
+	}
+	if st, b := call(t, http.MethodGet, base+"/sandbox/admin/opencrvs/records/nope", "", "", nil); st != http.StatusNotFound {
+		t.Errorf("unknown record = %d %s, want 404", st, b)
 	}
 	if st, b := call(t, http.MethodGet, base+"/sandbox/admin/opencrvs/calls", "", "", nil); st != http.StatusOK || !strings.Contains(string(b), "event.actions.register.accept") {
 		t.Errorf("recorded calls = %d %s", st, b)

@@ -173,11 +173,23 @@ Try it (a dev OpenCRVS token is in %[7]s):
   # 3. Without a token the edge answers 401 {"error":"Unauthorized"}
   curl -si %[1]s/v1/auth-token/clients
 
-  # 4. Register a sample birth (or death) the way OpenCRVS does, and watch it reach MOSIP
+  # 4. Register a sample birth (or death) the way OpenCRVS does: watch it reach MOSIP and come
+  #    back as the confirmation OpenCRVS receives, with the child's national ID
   .bin/bridgectl -gateway %[1]s -sandbox %[9]s demo birth
   .bin/bridgectl -gateway %[1]s -sandbox %[9]s demo death
 
-  # 5. The sandbox: its state, an OpenCRVS record waiting for validation, a 401 storm
+  # 5. Verify a parent against MOSIP IDA (POST /verify answers verified or failed), and sign in
+  #    with eSignet as the browser does (POST /esignet/get-oidp-user-info answers verified person data)
+  .bin/bridgectl -gateway %[1]s -token-file %[7]s demo verify
+  .bin/bridgectl -gateway %[1]s -sandbox %[9]s -token-file %[7]s demo esignet
+  curl -s -H "Authorization: Bearer $(cat %[7]s)" %[1]s/verify \
+    -d '{"nid":"1234567890","dob":"2008-02-29","gender":"male","name":{"firstname":"Charles","middlename":"Dikkens","surname":"Doe 2nd"}}'
+
+  # 6. What came back from MOSIP: WebSub subscriptions, stored deliveries (dead letters: ?state=dead)
+  curl -s -H "Authorization: Bearer $(cat %[7]s)" %[1]s/v1/subscriptions
+  curl -s -H "Authorization: Bearer $(cat %[7]s)" %[1]s/v1/deliveries
+
+  # 7. The sandbox: its state, an OpenCRVS record waiting for validation, a 401 storm
   curl -s %[9]s/sandbox/admin
   curl -s -X POST %[9]s/sandbox/admin/opencrvs/records -d '{"event":"birth"}'
   curl -s -X PUT %[9]s/sandbox/admin/faults/mosip.authmanager -d '{"unauthorized":true,"remaining":3}'
