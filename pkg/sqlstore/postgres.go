@@ -104,6 +104,19 @@ func (b *pgBackend) migrate(ctx context.Context, ms []migration, opts Options) e
 	if err := t.Commit(ctx); err != nil {
 		return err
 	}
+	// River's tables are shared by every service using this schema, and
+	// River takes no lock of its own: two services migrating a fresh
+	// schema at once would both create its types. A lock common to all
+	// services (taken after the service's own, always in that order)
+	// serialises them.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKeys+`)`, riverLockName); err != nil {
+		return fmt.Errorf("river migration lock: %w", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKeys+`)`, riverLockName); err != nil {
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
 	m, err := rivermigrate.New(riverpgxv5.New(b.pool), &rivermigrate.Config{Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
@@ -113,6 +126,10 @@ func (b *pgBackend) migrate(ctx context.Context, ms []migration, opts Options) e
 	}
 	return nil
 }
+
+// riverLockName names the advisory lock around River's migrations, the
+// same for every service.
+const riverLockName = "mosipcrvs.river.migrations"
 
 func (b *pgBackend) begin(ctx context.Context) (Tx, error) {
 	tx, err := b.pool.Begin(ctx)

@@ -607,3 +607,33 @@ func TestCheckMigrations(t *testing.T) {
 		t.Errorf("CheckMigrations(with README) = %v", err)
 	}
 }
+
+// Two services starting together on one fresh schema both install River's
+// tables; without a lock common to both, one fails creating River's types.
+func TestServicesMigrateOneSchemaTogether(t *testing.T) {
+	t.Parallel()
+	for round := range 4 {
+		u := sqlstoretest.PostgresURL(t, fmt.Sprintf("shared%d", round))
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, svc := range []string{"svc_a", "svc_b"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fsys := fstest.MapFS{"postgres/0001_items.sql": &fstest.MapFile{Data: []byte(`CREATE TABLE ` + svc + `_items (id bigint PRIMARY KEY)`)},
+					"sqlite/0001_items.sql": &fstest.MapFile{Data: []byte(`CREATE TABLE ` + svc + `_items (id integer PRIMARY KEY)`)}}
+				d, err := OpenPostgres(context.Background(), u, Options{Service: svc, Migrations: fsys})
+				if err == nil {
+					_ = d.Close()
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: service %d: %v", round, i, err)
+			}
+		}
+	}
+}
