@@ -95,6 +95,13 @@ type Config struct {
 	RetryHorizon time.Duration `env:"NOTIFICATION_RETRY_HORIZON" default:"72h"`
 	RetryBase    time.Duration `env:"NOTIFICATION_RETRY_BASE" default:"1s"`
 	RetryCap     time.Duration `env:"NOTIFICATION_RETRY_CAP" default:"5m"`
+	// RejectAfterSilence rejects the CRVS record of a packet MOSIP took
+	// for processing (processing_started) but never answered — no
+	// credential, no status event — within this time; 0, the default,
+	// never does. Needs system-token mode (OPENCRVS_CLIENT_ID): the packet
+	// service lists transactions without the registration id that the
+	// stored record token is found by.
+	RejectAfterSilence time.Duration `env:"NOTIFICATION_REJECT_AFTER_SILENCE" default:"0s"`
 	// Workers is how many deliveries are processed at once.
 	Workers int `env:"NOTIFICATION_WORKERS" default:"8"`
 	// Timeout bounds each call to MOSIP, OpenCRVS and the other services.
@@ -102,6 +109,11 @@ type Config struct {
 
 	Logging config.Logging
 	TLS     config.GRPCTLS
+
+	// Clock replaces time.Now for the retry horizon, the silence rule and
+	// the inbox's timestamps, so tests can let days pass. It is not read
+	// from the environment; nil is time.Now.
+	Clock func() time.Time
 }
 
 // Validate reports every problem at once.
@@ -169,6 +181,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryHorizon <= 0 || c.RetryBase <= 0 || c.RetryCap < c.RetryBase {
 		p.Addf("NOTIFICATION_RETRY_HORIZON and NOTIFICATION_RETRY_BASE must be positive and NOTIFICATION_RETRY_CAP at least the base")
+	}
+	if c.RejectAfterSilence < 0 {
+		p.Addf("NOTIFICATION_REJECT_AFTER_SILENCE must not be negative (0 switches it off)")
+	} else if c.RejectAfterSilence > 0 && c.OpenCRVSClientID == "" {
+		p.Addf("NOTIFICATION_REJECT_AFTER_SILENCE needs OpenCRVS system-token mode (OPENCRVS_CLIENT_ID, OPENCRVS_CLIENT_SECRET, OPENCRVS_AUTH_URL): " +
+			"the packet service lists transactions without the registration id their stored record token is found by")
 	}
 	if c.Workers < 1 || c.Workers > 1000 {
 		p.Addf("NOTIFICATION_WORKERS must be between 1 and 1000, got %d", c.Workers)

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,9 @@ type Service struct {
 	secretKeys [][]byte
 	metrics    *metrics
 	now        func() time.Time
+	// stop ends what Start runs besides the queue; bg waits for it.
+	stop context.CancelFunc
+	bg   sync.WaitGroup
 }
 
 // topicSecret is a hub.secret and the topics it signs.
@@ -75,7 +79,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error)
 	if err := errors.Join(cfg.Validate(), cfg.TLS.Validate()); err != nil {
 		return nil, fmt.Errorf("notification: invalid configuration: %w", err)
 	}
-	s := &Service{cfg: cfg, log: logger, now: time.Now}
+	s := &Service{cfg: cfg, log: logger, now: cfg.Clock}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -198,12 +205,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error)
 	}
 
 	if cfg.DatabaseURL != "" {
-		s.db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Logger: logger})
+		s.db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Logger: logger, Clock: s.now})
 	} else {
 		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o700); err != nil {
 			return nil, fmt.Errorf("notification: %w", err)
 		}
-		s.db, err = store.OpenSQLite(ctx, cfg.SQLitePath, store.Options{Logger: logger})
+		s.db, err = store.OpenSQLite(ctx, cfg.SQLitePath, store.Options{Logger: logger, Clock: s.now})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("notification: store: %w", err)
@@ -214,6 +221,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error)
 		Workers:     workers,
 		Queues:      map[string]river.QueueConfig{store.QueueName: {MaxWorkers: cfg.Workers}},
 		RetryPolicy: retryPolicy{base: cfg.RetryBase, cap: cfg.RetryCap},
+		// A job left running by a replica that died is retried once it
+		// cannot still be running (River's default waits an hour).
+		JobTimeout: jobTimeout(cfg), RescueStuckJobsAfter: rescueAfter(cfg),
 		// Deliveries arrive in bursts; a short poll keeps receipt-to-accept
 		// latency low when the insert notification is missed (SQLite).
 		FetchPollInterval: 100 * time.Millisecond, FetchCooldown: 20 * time.Millisecond,
@@ -226,22 +236,49 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Service, error)
 	return s, nil
 }
 
-// Start begins processing and keeping subscriptions alive; ctx ends both.
+// jobTimeout bounds one processing attempt (several calls).
+func jobTimeout(cfg Config) time.Duration { return 4 * cfg.Timeout }
+
+// rescueAfter is when River retries a job a dead replica left running.
+func rescueAfter(cfg Config) time.Duration { return jobTimeout(cfg) + time.Minute }
+
+// Start begins processing, keeping subscriptions alive, giving deliveries
+// that lost their job a new one and, when configured, looking for packets
+// MOSIP never answered; ctx ends them all.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.queue.Start(ctx); err != nil {
 		return fmt.Errorf("notification: queue: %w", err)
 	}
+	ctx, s.stop = context.WithCancel(ctx)
+	s.bg.Add(1)
 	go func() {
+		defer s.bg.Done()
 		if err := s.subs.Run(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("websub subscriptions stopped", slog.String("err", err.Error()))
 		}
 	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.runRequeue(ctx)
+	}()
+	if s.cfg.RejectAfterSilence > 0 {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.runSilenceSweeps(ctx)
+		}()
+	}
 	return nil
 }
 
-// Close stops the workers (waiting a little for running jobs) and closes
-// connections.
+// Close stops the workers (waiting a little for running jobs) and the
+// background work, and closes connections.
 func (s *Service) Close() error {
+	if s.stop != nil {
+		s.stop()
+		s.bg.Wait()
+	}
 	var errs []error
 	if s.queue != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

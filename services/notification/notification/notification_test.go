@@ -54,3 +54,31 @@ func TestValidateExplainsTraps(t *testing.T) {
 		}
 	}
 }
+
+// NOTIFICATION_REJECT_AFTER_SILENCE is off by default; on, it needs
+// system-token mode, and a negative value is refused.
+func TestRejectAfterSilenceSettings(t *testing.T) {
+	t.Parallel()
+	var cfg notification.Config
+	_ = config.Load(&cfg, config.MapLookuper(nil))
+	if cfg.RejectAfterSilence != 0 {
+		t.Errorf("default NOTIFICATION_REJECT_AFTER_SILENCE = %s, want 0 (off)", cfg.RejectAfterSilence)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" = no problem about the setting
+	}{
+		{"off", map[string]string{}, ""},
+		{"record-token mode", map[string]string{"NOTIFICATION_REJECT_AFTER_SILENCE": "72h"}, "needs OpenCRVS system-token mode"},
+		{"negative", map[string]string{"NOTIFICATION_REJECT_AFTER_SILENCE": "-1h"}, "must not be negative"},
+		{"system-token mode", map[string]string{"NOTIFICATION_REJECT_AFTER_SILENCE": "72h", "OPENCRVS_CLIENT_ID": "c",
+			"OPENCRVS_CLIENT_SECRET": "s", "OPENCRVS_AUTH_URL": "https://opencrvs.example/auth"}, ""},
+	} {
+		err := config.Load(&notification.Config{}, config.MapLookuper(tc.env))
+		got := err != nil && strings.Contains(err.Error(), "NOTIFICATION_REJECT_AFTER_SILENCE")
+		if got != (tc.want != "") || (tc.want != "" && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: Load() = %v; want a NOTIFICATION_REJECT_AFTER_SILENCE problem: %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -44,7 +44,7 @@ type worker struct {
 }
 
 // Timeout bounds one attempt (several calls); River cancels the context.
-func (w *worker) Timeout(*river.Job[store.ProcessJob]) time.Duration { return 4 * w.s.cfg.Timeout }
+func (w *worker) Timeout(*river.Job[store.ProcessJob]) time.Duration { return jobTimeout(w.s.cfg) }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[store.ProcessJob]) error {
 	return w.s.process(ctx, job.Args.EventID)
@@ -78,17 +78,7 @@ func (s *Service) process(ctx context.Context, eventID string) error {
 		return nil // processed, or an operator discarded it
 	}
 	log := s.log.With(slog.String("event_id", dl.EventID), slog.String("kind", dl.Kind))
-	ev, perr := inbox.Parse(dl.Body)
-	var res result
-	var f *failure
-	switch {
-	case perr != nil:
-		f = permanentf("%v", perr)
-	case ev.Kind == inbox.KindCredential:
-		res, f = s.processCredential(ctx, dl, ev, log)
-	default:
-		res, f = s.processStatus(ctx, dl, ev, log)
-	}
+	ev, res, f := s.handle(ctx, dl, log)
 	if f == nil {
 		_, err := s.db.Record(ctx, eventID, store.Update{State: res.state, Reason: res.reason, Attempt: true,
 			RegistrationID: res.rid, TransactionID: res.txid})
@@ -123,6 +113,26 @@ func (s *Service) process(ctx context.Context, eventID string) error {
 		s.publishStatus(ctx, ev.RequestID, f.credStatus, log)
 	}
 	return nil
+}
+
+// handle processes a delivery by what it is: a silence entry the bridge
+// wrote itself, a credential or a status event.
+func (s *Service) handle(ctx context.Context, dl store.Delivery, log *slog.Logger) (inbox.Event, result, *failure) {
+	if dl.Topic == store.SilenceTopic {
+		res, f := s.processSilence(ctx, dl, log)
+		return inbox.Event{}, res, f
+	}
+	ev, err := inbox.Parse(dl.Body)
+	switch {
+	case err != nil:
+		return ev, result{}, permanentf("%v", err)
+	case ev.Kind == inbox.KindCredential:
+		res, f := s.processCredential(ctx, dl, ev, log)
+		return ev, res, f
+	default:
+		res, f := s.processStatus(ctx, dl, ev, log)
+		return ev, res, f
+	}
 }
 
 // result is how a processed delivery ends.
@@ -166,6 +176,12 @@ func (s *Service) processCredential(ctx context.Context, dl store.Delivery, ev i
 	res.txid = tx.GetTransactionId()
 	if done := finished(tx.GetStatus()); done {
 		res.state, res.reason = store.StateDone, "transaction already "+tx.GetStatus()
+		return res, nil
+	}
+	if tx.GetStatus() == stepFlaggedForRejection {
+		// MOSIP failed the packet, or it stayed silent too long: the record
+		// is being rejected, and a late credential must not race that.
+		res.state, res.reason = store.StateDone, "transaction flagged for rejection; the credential does not accept the record"
 		return res, nil
 	}
 	var nid string
@@ -278,15 +294,10 @@ func (s *Service) resolve(ctx context.Context, rid string) (*packetv1.ResolveReg
 func (s *Service) recordOutcome(ctx context.Context, tx *packetv1.ResolveRegistrationResponse, o packetv1.Outcome, detail string) *failure {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	_, err := s.packet.RecordOutcome(ctx, &packetv1.RecordOutcomeRequest{TransactionId: tx.GetTransactionId(), Outcome: o, Detail: detail})
-	switch status.Code(err) {
-	case codes.OK:
-		return nil
-	case codes.FailedPrecondition, codes.InvalidArgument, codes.NotFound:
-		return permanentf("packet service refused %s: %s", o, status.Convert(err).Message())
-	default:
-		return &failure{reason: "packet service: " + status.Convert(err).Message()}
+	if _, err := s.packet.RecordOutcome(ctx, &packetv1.RecordOutcomeRequest{TransactionId: tx.GetTransactionId(), Outcome: o, Detail: detail}); err != nil {
+		return recordFailure(o, err)
 	}
+	return nil
 }
 
 // confirm accepts or rejects the CRVS record. The OpenCRVS transactionId

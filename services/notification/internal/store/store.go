@@ -53,6 +53,13 @@ const (
 	StateDiscarded = "discarded"
 )
 
+// SilenceTopic is the topic of the inbox entries the bridge writes itself
+// for packets MOSIP never answered (NOTIFICATION_REJECT_AFTER_SILENCE):
+// stored with kind status and the event id "silence-<transaction id>", so
+// every replica's sweep creates one entry, processed, retried and
+// dead-lettered like a delivery.
+const SilenceTopic = "mosipcrvs/REJECT_AFTER_SILENCE"
+
 // ValidState reports whether s is a delivery state.
 func ValidState(s string) bool {
 	switch s {
@@ -400,6 +407,108 @@ func (d *DB) Counts(ctx context.Context) (map[string]int64, error) {
 		out[s] = n
 	}
 	return out, rows.Err()
+}
+
+// orphaned selects received deliveries whose River job is gone or ended
+// (completed, cancelled, discarded); $1 is StateReceived, $2 the cut-off of
+// updated_at.
+const orphaned = `FROM notification_deliveries d LEFT JOIN river_job j ON j.id = d.job_id
+	WHERE d.state = $1 AND d.updated_at < $2 AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'discarded'))`
+
+// Requeue gives a new job to every delivery still to be processed whose
+// job no longer exists or ended, and that nothing touched since before:
+// River's leader discards a stuck job of a kind its client does not know,
+// which happens when another service's client leads in a shared schema.
+// Without a job such a delivery would wait for ever. Safe to run from
+// every replica at once. It returns the event ids requeued.
+func (d *DB) Requeue(ctx context.Context, before time.Time) ([]string, error) {
+	cutoff := d.db.TimeArg(before.UTC().Truncate(time.Microsecond))
+	rows, err := d.db.Reader().Query(ctx, `SELECT d.event_id `+orphaned+` ORDER BY d.received_at LIMIT 100`, StateReceived, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, id := range ids {
+		ok, err := d.requeue(ctx, id, cutoff)
+		if err != nil {
+			return done, err
+		}
+		if ok {
+			done = append(done, id)
+		}
+	}
+	return done, nil
+}
+
+// requeue re-checks one orphan under its row lock (another replica may have
+// requeued it meanwhile) and inserts its new job. The job is read after the
+// lock, in a statement of its own: a join locked with the delivery would
+// be re-checked against the job row read before the wait.
+func (d *DB) requeue(ctx context.Context, eventID string, cutoff any) (bool, error) {
+	tx, err := d.db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx)
+	var jobID int64
+	err = tx.QueryRow(ctx, `SELECT coalesce(job_id, 0) FROM notification_deliveries
+		WHERE event_id = $1 AND state = $2 AND updated_at < $3`+d.db.LockRow(), eventID, StateReceived, cutoff).Scan(&jobID)
+	if sqlstore.NoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var state string
+	err = tx.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, jobID).Scan(&state)
+	switch {
+	case sqlstore.NoRows(err):
+	case err != nil:
+		return false, err
+	case state != "completed" && state != "cancelled" && state != "discarded":
+		return false, nil
+	}
+	newJob, err := tx.InsertJob(ctx, ProcessJob{EventID: eventID}, nil)
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE notification_deliveries SET job_id = $1, updated_at = $2 WHERE event_id = $3`,
+		newJob, d.db.TimeArg(d.clock()), eventID); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// Answered reports whether a delivery from MOSIP (not a silence entry) was
+// attributed to the bridge transaction: MOSIP did answer it.
+func (d *DB) Answered(ctx context.Context, transactionID string) (bool, error) {
+	var n int64
+	err := d.db.Reader().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notification_deliveries
+		WHERE transaction_id = $1 AND topic <> $2 LIMIT 1) AS t`, transactionID, SilenceTopic).Scan(&n)
+	return n > 0, err
+}
+
+// Unattributed reports whether deliveries wait that are not yet tied to a
+// transaction (a backlog, or retries that failed before the registration
+// id was known): any of them may be the answer a silent packet waits for.
+func (d *DB) Unattributed(ctx context.Context) (bool, error) {
+	var n int64
+	err := d.db.Reader().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notification_deliveries
+		WHERE state = $1 AND transaction_id = '' AND topic <> $2 LIMIT 1) AS t`, StateReceived, SilenceTopic).Scan(&n)
+	return n > 0, err
 }
 
 func truncate(s string, n int) string {

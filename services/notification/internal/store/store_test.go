@@ -177,6 +177,115 @@ func TestInbox(t *testing.T) {
 	})
 }
 
+// The silence rule's questions: did MOSIP answer a transaction (a silence
+// entry of the bridge's own is no answer), and do deliveries wait that are
+// not yet tied to one?
+func TestAnsweredAndUnattributed(t *testing.T) {
+	both(t, func(t *testing.T, open func() *DB) {
+		ctx := context.Background()
+		d := open()
+		check := func(when string, txid string, wantAnswered, wantWaiting bool) {
+			t.Helper()
+			if got, err := d.Answered(ctx, txid); err != nil || got != wantAnswered {
+				t.Errorf("%s: Answered(%s) = %v, %v; want %v", when, txid, got, err, wantAnswered)
+			}
+			if got, err := d.Unattributed(ctx); err != nil || got != wantWaiting {
+				t.Errorf("%s: Unattributed() = %v, %v; want %v", when, got, err, wantWaiting)
+			}
+		}
+		check("empty inbox", "tx-1", false, false)
+		if _, err := d.Receive(ctx, "silence-tx-1", SilenceTopic, "status", "", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Record(ctx, "silence-tx-1", Update{TransactionID: "tx-1", Attempt: true}); err != nil {
+			t.Fatal(err)
+		}
+		check("own silence entry only", "tx-1", false, false)
+		if _, err := d.Receive(ctx, "ev-2", "p/CREDENTIAL_ISSUED", "credential", "", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		check("a credential not yet processed", "tx-1", false, true)
+		if _, err := d.Record(ctx, "ev-2", Update{State: StateDone, TransactionID: "tx-1"}); err != nil {
+			t.Fatal(err)
+		}
+		check("the credential attributed", "tx-1", true, false)
+		check("another transaction", "tx-2", false, false)
+	})
+}
+
+// A delivery still to be processed whose job River discarded (as another
+// service's River leader does with a stuck job of a kind it does not know)
+// gets a new job, once, however many replicas ask; deliveries with a live
+// job, recent ones and processed ones are left alone.
+func TestRequeueOrphans(t *testing.T) {
+	both(t, func(t *testing.T, open func() *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		d := open()
+		for _, id := range []string{"orphan", "live", "done"} {
+			if _, err := d.Receive(ctx, id, "p/CREDENTIAL_ISSUED", "credential", "", []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := d.Record(ctx, "done", Update{State: StateDone}); err != nil {
+			t.Fatal(err)
+		}
+		orphan, _ := d.Get(ctx, "orphan")
+		doneDl, _ := d.Get(ctx, "done")
+		tx, err := d.db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = $1 WHERE id IN ($2, $3)`,
+			d.db.TimeArg(now), orphan.JobID, doneDl.JobID); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.Requeue(ctx, now.Add(-time.Minute)); err != nil || len(got) != 0 {
+			t.Fatalf("Requeue(a minute ago) = %v, %v; want nothing (touched since)", got, err)
+		}
+		var wg sync.WaitGroup
+		var requeued atomic.Int32
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := d.Requeue(ctx, now.Add(time.Minute))
+				if err != nil {
+					t.Error(err)
+				}
+				requeued.Add(int32(len(got)))
+			}()
+		}
+		wg.Wait()
+		if requeued.Load() != 1 {
+			t.Fatalf("%d requeued by four concurrent calls, want 1 (the orphan)", requeued.Load())
+		}
+		after, _ := d.Get(ctx, "orphan")
+		if after.JobID == orphan.JobID || after.JobID == 0 || after.State != StateReceived {
+			t.Fatalf("orphan after Requeue = %+v, want a new job", after)
+		}
+		w := &worker{seen: map[string]int{}}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, w)
+		q, err := d.NewQueue(&river.Config{Workers: workers, Queues: map[string]river.QueueConfig{QueueName: {MaxWorkers: 2}},
+			FetchPollInterval: 20 * time.Millisecond, FetchCooldown: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Stop(context.Background()) })
+		waitFor(t, func() bool { return w.count("orphan") == 1 && w.count("live") == 1 })
+		if w.count("done") != 0 {
+			t.Errorf("the processed delivery was worked again")
+		}
+	})
+}
+
 // A job inserted with a delivery whose transaction rolled back must not
 // exist; Receive commits both or neither — checked by reopening the file.
 func TestReceiveSurvivesReopen(t *testing.T) {
