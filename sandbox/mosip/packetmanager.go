@@ -157,6 +157,9 @@ type PacketCall struct {
 	ErrorCode string
 	// Detail is the reason in words.
 	Detail string
+	// Body is the request body as received (nil when it could not be
+	// read); shared, not to be modified.
+	Body []byte
 }
 
 // Packet call results.
@@ -369,6 +372,7 @@ func (pm *PacketManager) handleCreate(w http.ResponseWriter, r *http.Request) {
 		pmSpringError(w, r, status)
 		return
 	}
+	call.Body = body
 	// @RequestBody binding happens before @PreAuthorize is evaluated.
 	dto, present, err := pmDecode(body)
 	if err != nil {

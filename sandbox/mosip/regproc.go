@@ -130,6 +130,9 @@ type WorkflowInstance struct {
 	// UIN is the identity the packet created or changed.
 	UIN       string
 	Completed time.Time
+	// Body is the workflowinstance request body as received; shared, not
+	// to be modified.
+	Body []byte
 }
 
 // RegistrationProcessor emulates the workflow manager's workflowinstance
@@ -292,7 +295,7 @@ func (rp *RegistrationProcessor) handleWorkflow(w http.ResponseWriter, r *http.R
 		ID: rpUUID(), RegistrationID: pmDeref(req.RegistrationID), Process: pmDeref(req.Process),
 		Source: pmDeref(req.Source), AdditionalInfoReqID: pmDeref(req.AdditionalInfoReqID),
 		NotificationInfo: req.NotificationInfo, ClientID: caller.ClientID, Created: time.Now().UTC(),
-		Status: StatusProcessing,
+		Status: StatusProcessing, Body: body,
 	}
 	if rp.duplicate(in) {
 		rpWorkflowError(w, "RPR-WIS-001", "WorkflowInstance already present")

@@ -88,14 +88,23 @@ type Client struct {
 	Tokens TokenSource
 }
 
+// maxIdleConnsPerHost is how many kept-alive connections to each MOSIP
+// host the default transport keeps: enough for the concurrent
+// registrations of a busy replica. Go's default (2) makes every call
+// beyond the second open, and then close, a connection of its own.
+const maxIdleConnsPerHost = 64
+
 // NewHTTPClient returns an HTTP client for MOSIP: an otelhttp transport
-// over base (nil: a clone of http.DefaultTransport), so calls are traced
-// and measured without headers or bodies in the telemetry; the timeout
-// bounding each attempt; and redirects not followed, because a redirect
-// would carry the token cookie somewhere MOSIP did not send us.
+// over base (nil: a clone of http.DefaultTransport keeping up to 64 idle
+// connections per host), so calls are traced and measured without headers
+// or bodies in the telemetry; the timeout bounding each attempt; and
+// redirects not followed, because a redirect would carry the token cookie
+// somewhere MOSIP did not send us.
 func NewHTTPClient(timeout time.Duration, base http.RoundTripper, opts ...otelhttp.Option) *http.Client {
 	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+		base = t
 	}
 	opts = append([]otelhttp.Option{otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 		return r.Method + " " + r.URL.Path
@@ -123,7 +132,8 @@ func (c *Client) CreatePacket(ctx context.Context, req mosip.Request[CreatePacke
 		trace.WithAttributes(attribute.String("mosip.process", req.Request.Process), attribute.String("mosip.source", req.Request.Source)))
 	defer span.End()
 
-	raw, err := c.call(ctx, span, op, http.MethodPut, c.endpoint(c.CreatePacketURL, CreatePacketPath), req, packetSecrets(req.Request))
+	raw, err := c.call(ctx, span, op, http.MethodPut, c.endpoint(c.CreatePacketURL, CreatePacketPath), req,
+		func() []string { return packetSecrets(req.Request) })
 	if err != nil {
 		var me *mosip.Error
 		if errors.As(err, &me) && errors.Is(me, mosip.ErrNoResponse) {
@@ -154,7 +164,8 @@ func (c *Client) StartWorkflow(ctx context.Context, req mosip.Request[WorkflowBo
 		trace.WithAttributes(attribute.String("mosip.process", req.Request.Process), attribute.String("mosip.source", req.Request.Source)))
 	defer span.End()
 
-	raw, err := c.call(ctx, span, op, http.MethodPost, c.endpoint(c.WorkflowInstanceURL, WorkflowInstancePath), req, workflowSecrets(req.Request))
+	raw, err := c.call(ctx, span, op, http.MethodPost, c.endpoint(c.WorkflowInstanceURL, WorkflowInstancePath), req,
+		func() []string { return workflowSecrets(req.Request) })
 	if err != nil {
 		var me *mosip.Error
 		if errors.As(err, &me) && hasCode(me, codeAlreadySubmitted) {
@@ -187,8 +198,9 @@ func IsTemporary(err error) bool {
 
 // call sends one request, renewing the token once if MOSIP rejects it.
 // Errors are wrapped as "mosipclient: <op>: ..." and scrubbed of the token
-// and of the given values.
-func (c *Client) call(ctx context.Context, span trace.Span, op, method, url string, body any, secrets []string) (json.RawMessage, error) {
+// and of the values secrets lists (called only when there is an error to
+// scrub).
+func (c *Client) call(ctx context.Context, span trace.Span, op, method, url string, body any, secrets func() []string) (json.RawMessage, error) {
 	if c.Tokens == nil {
 		return nil, fmt.Errorf("mosipclient: %s: no token source configured", op)
 	}
@@ -209,7 +221,7 @@ func (c *Client) call(ctx context.Context, span trace.Span, op, method, url stri
 		if err == nil {
 			return raw, nil
 		}
-		me := scrub(err, append(secrets[:len(secrets):len(secrets)], tok))
+		me := scrub(err, append(secrets(), tok))
 		if attempt == 1 && tokenRejected(me) {
 			span.AddEvent("token rejected; renewing")
 			if err := c.Tokens.Invalidate(ctx, tok); err != nil {

@@ -47,9 +47,10 @@ type RIDConfig struct {
 	CenterID, MachineID string
 	// Sequence returns the next sequence number for RIDMOSIP29 (used modulo
 	// 100000). Replicas sharing a centre and machine should share a
-	// sequence (a database sequence) so that two RIDs issued in the same
-	// second cannot collide; nil means an in-process counter starting at a
-	// random value.
+	// sequence (the packet service uses its database's) so that RIDs issued
+	// in the same second differ: two then collide only when 100,000 of them
+	// are issued within one second (plus the replicas' clock skew). nil
+	// means an in-process counter starting at a random value.
 	Sequence func(ctx context.Context) (int64, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,12 +28,27 @@ type TokenSource interface {
 // MOSIP client (MOSIP_PACKET_AUTH_*).
 const PacketClientName = "packet"
 
+// tokenReuse bounds how long AuthTokenSource reuses a token without asking
+// auth-token again, and tokenReuseMargin how close to its expiry it stops.
+const (
+	tokenReuse       = 30 * time.Second
+	tokenReuseMargin = time.Minute
+)
+
 // AuthTokenSource is a TokenSource backed by the auth-token gRPC service.
+// It reuses a token for up to 30 s (never within a minute of its expiry,
+// and only when auth-token says when it expires), so that a registration's
+// two MOSIP calls do not each cost a round trip to auth-token; a token
+// MOSIP rejects is dropped here too by Invalidate.
 type AuthTokenSource struct {
 	// Client is the auth-token service client.
 	Client authtokenv1.AuthTokenServiceClient
 	// Name is the configured MOSIP client; empty means PacketClientName.
 	Name string
+
+	mu     sync.Mutex
+	cached string
+	until  time.Time
 }
 
 // NewAuthTokenSource returns a TokenSource for the "packet" client.
@@ -46,8 +63,15 @@ func (s *AuthTokenSource) name() string {
 	return s.Name
 }
 
-// Token calls GetToken.
+// Token returns the token reused from an earlier call, or calls GetToken.
 func (s *AuthTokenSource) Token(ctx context.Context) (string, error) {
+	now := time.Now()
+	s.mu.Lock()
+	tok, until := s.cached, s.until
+	s.mu.Unlock()
+	if tok != "" && now.Before(until) {
+		return tok, nil
+	}
 	resp, err := s.Client.GetToken(ctx, &authtokenv1.GetTokenRequest{Client: s.name()})
 	if err != nil {
 		return "", fmt.Errorf("auth-token GetToken(%s): %w", s.name(), err)
@@ -55,13 +79,29 @@ func (s *AuthTokenSource) Token(ctx context.Context) (string, error) {
 	if resp.GetToken() == "" {
 		return "", fmt.Errorf("auth-token GetToken(%s): empty token", s.name())
 	}
+	if exp := resp.GetExpiresAt(); exp != nil {
+		until := now.Add(tokenReuse)
+		if last := exp.AsTime().Add(-tokenReuseMargin); last.Before(until) {
+			until = last
+		}
+		if now.Before(until) {
+			s.mu.Lock()
+			s.cached, s.until = resp.GetToken(), until
+			s.mu.Unlock()
+		}
+	}
 	return resp.GetToken(), nil
 }
 
-// Invalidate calls InvalidateToken. The service only drops the token if it
-// is still the cached one, so concurrent callers that saw the same 401 do
-// not each force a refresh.
+// Invalidate stops reusing token and calls InvalidateToken. The service
+// only drops the token if it is still the cached one, so concurrent
+// callers that saw the same 401 do not each force a refresh.
 func (s *AuthTokenSource) Invalidate(ctx context.Context, token string) error {
+	s.mu.Lock()
+	if s.cached == token {
+		s.cached, s.until = "", time.Time{}
+	}
+	s.mu.Unlock()
 	if _, err := s.Client.InvalidateToken(ctx, &authtokenv1.InvalidateTokenRequest{Client: s.name(), Token: token}); err != nil {
 		return fmt.Errorf("auth-token InvalidateToken(%s): %w", s.name(), err)
 	}

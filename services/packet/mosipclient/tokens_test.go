@@ -7,11 +7,13 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authtokenv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/authtoken/v1"
 )
@@ -25,11 +27,15 @@ type fakeAuthToken struct {
 	invalidated []string
 	getErr      error
 	empty       bool
+	// ttl, when set, is the lifetime GetToken reports (expires_at).
+	ttl  time.Duration
+	gets int
 }
 
 func (s *fakeAuthToken) GetToken(_ context.Context, req *authtokenv1.GetTokenRequest) (*authtokenv1.GetTokenResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gets++
 	if s.getErr != nil {
 		return nil, s.getErr
 	}
@@ -39,7 +45,17 @@ func (s *fakeAuthToken) GetToken(_ context.Context, req *authtokenv1.GetTokenReq
 	if s.empty {
 		return &authtokenv1.GetTokenResponse{}, nil
 	}
-	return &authtokenv1.GetTokenResponse{Token: fmt.Sprintf("tok-%d", s.generation[req.GetClient()]+1)}, nil
+	resp := &authtokenv1.GetTokenResponse{Token: fmt.Sprintf("tok-%d", s.generation[req.GetClient()]+1)}
+	if s.ttl > 0 {
+		resp.ExpiresAt = timestamppb.New(time.Now().Add(s.ttl))
+	}
+	return resp, nil
+}
+
+func (s *fakeAuthToken) getCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gets
 }
 
 func (s *fakeAuthToken) InvalidateToken(_ context.Context, req *authtokenv1.InvalidateTokenRequest) (*authtokenv1.InvalidateTokenResponse, error) {
@@ -167,5 +183,43 @@ func TestAuthTokenSourceDefaultName(t *testing.T) {
 	src := &AuthTokenSource{Client: serveAuthToken(t, fake)}
 	if tok, err := src.Token(context.Background()); err != nil || tok != "tok-1" {
 		t.Errorf("Token() with empty Name = %q, %v; want the packet client's token", tok, err)
+	}
+}
+
+// A token is reused for a while without asking auth-token again, but not
+// close to its expiry, not when auth-token gives no expiry, and not after
+// MOSIP rejected it.
+func TestAuthTokenSourceReusesTokens(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		ttl  time.Duration
+		gets int // GetToken calls for three Token calls
+	}{
+		{"an hour left", time.Hour, 1},
+		{"no expiry given", 0, 3},
+		{"expiring within the margin", 50 * time.Second, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := &fakeAuthToken{generation: map[string]int{}, ttl: tt.ttl}
+			src := NewAuthTokenSource(serveAuthToken(t, fake))
+			ctx := context.Background()
+			for range 3 {
+				if tok, err := src.Token(ctx); err != nil || tok != "tok-1" {
+					t.Fatalf("Token() = %q, %v; want tok-1", tok, err)
+				}
+			}
+			if got := fake.getCalls(); got != tt.gets {
+				t.Errorf("GetToken calls = %d, want %d", got, tt.gets)
+			}
+			if err := src.Invalidate(ctx, "tok-1"); err != nil {
+				t.Fatal(err)
+			}
+			if tok, err := src.Token(ctx); err != nil || tok != "tok-2" {
+				t.Errorf("Token() after Invalidate = %q, %v; want tok-2", tok, err)
+			}
+		})
 	}
 }

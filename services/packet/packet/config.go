@@ -63,6 +63,11 @@ type Config struct {
 	// RetryHorizon is how long temporary MOSIP failures are retried before
 	// the transaction is flagged for rejection.
 	RetryHorizon time.Duration `env:"PACKET_RETRY_HORIZON" default:"72h"`
+	// Retention is how long a finished transaction (confirmed, rejected,
+	// failed, cancelled) keeps its OpenCRVS token and packet data before an
+	// hourly purge wipes them; ids, steps and the audit trail stay. 0 keeps
+	// them for ever.
+	Retention time.Duration `env:"PACKET_RETENTION" default:"720h"`
 	// Logging selects the log format and level.
 	Logging config.Logging
 	// TLS configures the gRPC server and the connection to auth-token.
@@ -120,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryHorizon <= 0 {
 		p.Addf("PACKET_RETRY_HORIZON must be positive, got %s", c.RetryHorizon)
+	}
+	if c.Retention < 0 {
+		p.Addf("PACKET_RETENTION must be a positive duration such as 720h, or 0 to keep personal data for ever, got %s", c.Retention)
 	}
 	return p.Err()
 }

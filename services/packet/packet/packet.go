@@ -9,6 +9,10 @@
 // workflowinstance as a step machine that resumes from the stored step, so a
 // retry or a restart never creates a packet twice.
 //
+// A River periodic job applies PACKET_RETENTION (retention.go), and
+// metrics.go reports the transactions and the queue as gauges. docs/packet.md
+// describes the whole service, crash windows included.
+//
 // main and the all-in-one runner use Run; tests use New, Register, Start and
 // Close directly.
 package packet
@@ -25,7 +29,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 
@@ -64,7 +67,8 @@ type Service struct {
 	client  *mosipclient.Client
 	rids    *mosipclient.RIDGenerator
 	conn    *grpc.ClientConn
-	dropped metric.Int64Counter
+	metrics *metrics
+	dropped metric.Int64Counter // metrics.dropped, where SubmitRegistration counts
 	now     func() time.Time
 	backoff time.Duration
 }
@@ -75,6 +79,10 @@ type options struct {
 	http    *http.Client
 	now     func() time.Time
 	backoff time.Duration
+	// purgeInterval replaces the hourly retention purge.
+	purgeInterval time.Duration
+	// meters replaces the global meter provider.
+	meters metric.MeterProvider
 }
 
 // New validates cfg, opens the store and builds the service and its job
@@ -102,13 +110,8 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 	if err != nil {
 		return nil, fmt.Errorf("packet: PACKET_TOKEN_KEYS: %w", err)
 	}
-	rids, err := mosipclient.NewRIDGenerator(mosipclient.RIDConfig{
-		Form: mosipclient.RIDForm(cfg.RIDForm), CenterID: cfg.CenterID, MachineID: cfg.MachineID})
-	if err != nil {
-		return nil, fmt.Errorf("packet: %w", err)
-	}
 	s := &Service{
-		cfg: cfg, log: logger, schema: schema, mapping: mp, rids: rids,
+		cfg: cfg, log: logger, schema: schema, mapping: mp,
 		builder: &mosipclient.Builder{CenterID: cfg.CenterID, MachineID: cfg.MachineID,
 			Source: cfg.PacketSource, SchemaVersion: cfg.SchemaVersion},
 		now: o.now, backoff: o.backoff,
@@ -119,12 +122,9 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 	if s.backoff <= 0 {
 		s.backoff = retryBase
 	}
-	s.dropped, err = otel.Meter("github.com/mosipcrvs/bridge/services/packet/packet").Int64Counter(
-		"packet.mapping.dropped_fields",
-		metric.WithDescription("requestFields entries dropped because the ID schema does not declare their target"),
-		metric.WithUnit("{field}"))
-	if err != nil {
-		return nil, fmt.Errorf("packet: metrics: %w", err)
+	interval := o.purgeInterval
+	if interval <= 0 {
+		interval = purgeInterval
 	}
 
 	tokens := o.tokens
@@ -159,18 +159,38 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 		_ = s.closeConn()
 		return nil, fmt.Errorf("packet: store: %w", err)
 	}
+	fail := func(err error) (*Service, error) {
+		s.metrics.close()
+		return nil, errors.Join(fmt.Errorf("packet: %w", err), s.store.Close(), s.closeConn())
+	}
+
+	// The RID sequence is the database's, shared by every replica.
+	s.rids, err = mosipclient.NewRIDGenerator(mosipclient.RIDConfig{
+		Form: mosipclient.RIDForm(cfg.RIDForm), CenterID: cfg.CenterID, MachineID: cfg.MachineID,
+		Sequence: s.store.NextRIDSequence, Now: o.now})
+	if err != nil {
+		return fail(err)
+	}
+	if s.metrics, err = newMetrics(s, o.meters); err != nil {
+		return fail(fmt.Errorf("metrics: %w", err))
+	}
+	s.dropped = s.metrics.dropped
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &submitWorker{svc: s}); err != nil {
-		return nil, errors.Join(fmt.Errorf("packet: %w", err), s.store.Close(), s.closeConn())
+		return fail(err)
+	}
+	if err := river.AddWorkerSafely(workers, &purgeWorker{svc: s}); err != nil {
+		return fail(err)
 	}
 	s.queue, err = s.store.NewQueue(workers, river.Config{
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		JobTimeout:        2 * time.Minute,
+		PeriodicJobs:      purgeSchedule(cfg.Retention, interval),
 	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("packet: %w", err), s.store.Close(), s.closeConn())
+		return fail(err)
 	}
 	db := "sqlite " + cfg.SQLitePath
 	if cfg.DatabaseURL != "" {
@@ -178,7 +198,7 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 	}
 	logger.Info("packet configured", slog.String("store", db), slog.String("rid_form", cfg.RIDForm),
 		slog.String("source", cfg.PacketSource), slog.Duration("sync_deadline", cfg.SyncDeadline),
-		slog.Duration("retry_horizon", cfg.RetryHorizon))
+		slog.Duration("retry_horizon", cfg.RetryHorizon), slog.Duration("retention", cfg.Retention))
 	return s, nil
 }
 
@@ -205,11 +225,13 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Close stops the queue (letting running jobs finish for up to 10 s),
-// closes the store and the auth-token connection.
+// unregisters the gauges, closes the store and the auth-token connection.
 func (s *Service) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	return errors.Join(s.queue.Stop(ctx), s.store.Close(), s.closeConn())
+	err := s.queue.Stop(ctx)
+	s.metrics.close()
+	return errors.Join(err, s.store.Close(), s.closeConn())
 }
 
 func (s *Service) closeConn() error {

@@ -232,13 +232,14 @@ func TestConfigValidation(t *testing.T) {
 		"DATABASE_URL":            "mysql://db/x",
 		"PACKET_ID_SCHEMA":        "{not json",
 		"PACKET_FIELD_MAPPING":    "{not json",
+		"PACKET_RETENTION":        "-1h",
 	}))
 	if err == nil {
 		t.Fatal("Load() = nil, want problems")
 	}
 	for _, name := range []string{"PACKET_TOKEN_KEYS", "MOSIP_CREATE_PACKET_URL", "MOSIP_PROCESS_PACKET_URL", "MOSIP_CENTER_ID",
 		"MOSIP_MACHINE_ID", "MOSIP_SCHEMA_VERSION", "PACKET_RID_FORM", "TRANSACTION_ID_PREFIX", "PACKET_SYNC_DEADLINE",
-		"DATABASE_URL", "PACKET_ID_SCHEMA", "PACKET_FIELD_MAPPING"} {
+		"DATABASE_URL", "PACKET_ID_SCHEMA", "PACKET_FIELD_MAPPING", "PACKET_RETENTION"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("problems do not mention %s:\n%v", name, err)
 		}
@@ -252,13 +253,22 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("bad keyring: %v", err)
 	}
 
+	// A retention without a unit is refused, naming the variable.
+	err = config.Load(&cfg, config.MapLookuper(map[string]string{
+		"PACKET_TOKEN_KEYS": testKeys(t), "MOSIP_CREATE_PACKET_URL": "http://m/c", "MOSIP_PROCESS_PACKET_URL": "http://m/w",
+		"PACKET_RETENTION": "30d",
+	}))
+	if err == nil || !strings.Contains(err.Error(), "PACKET_RETENTION") {
+		t.Errorf("PACKET_RETENTION=30d: %v, want a problem naming PACKET_RETENTION", err)
+	}
+
 	// Defaults.
 	f := newFakeMOSIP(t)
 	good := testConfig(t, f, filepath.Join(t.TempDir(), "p.db"), testKeys(t), nil)
 	if good.ListenAddr != "127.0.0.1:9102" || good.AuthTokenAddr != "127.0.0.1:9101" || good.TransactionIDPrefix != "10001" ||
 		good.CenterID != "10001" || good.MachineID != "10004" || good.PacketSource != "CRVS1" || good.ProcessBirth != "CRVS_NEW" ||
 		good.ProcessDeath != "CRVS_DEATH" || good.ProcessUpdate != "CRVS_UPDATE" || good.SchemaVersion != "0.1" ||
-		good.RIDForm != "mosip29" || good.RetryHorizon != 72*time.Hour || good.SQLitePath == "" {
+		good.RIDForm != "mosip29" || good.RetryHorizon != 72*time.Hour || good.SQLitePath == "" || good.Retention != 720*time.Hour {
 		t.Errorf("defaults: %+v", good)
 	}
 }

@@ -35,14 +35,17 @@ const (
 // payload is what the worker needs to build both MOSIP requests; stored
 // sealed in the transaction (it holds personal data).
 type payload struct {
-	Event            mapping.Event            `json:"event"`
-	Process          string                   `json:"process"`
-	RegistrationType string                   `json:"registrationType"`
-	SchemaJSON       string                   `json:"schemaJson"`
-	Fields           map[string]string        `json:"fields"`
-	Labels           map[string]string        `json:"labels,omitempty"`
-	Notification     mosipclient.Notification `json:"notification"`
-	Audit            map[string]any           `json:"audit,omitempty"`
+	Event            mapping.Event `json:"event"`
+	Process          string        `json:"process"`
+	RegistrationType string        `json:"registrationType"`
+	// SchemaJSON is the schema the request brought; empty means the
+	// service's configured schema (PACKET_ID_SCHEMA), which is not copied
+	// into every stored payload.
+	SchemaJSON   string                   `json:"schemaJson,omitempty"`
+	Fields       map[string]string        `json:"fields"`
+	Labels       map[string]string        `json:"labels,omitempty"`
+	Notification mosipclient.Notification `json:"notification"`
+	Audit        map[string]any           `json:"audit,omitempty"`
 }
 
 // server implements PacketService.
@@ -114,7 +117,7 @@ func (s *server) SubmitRegistration(ctx context.Context, req *packetv1.SubmitReg
 		}
 		violations["event_id"] = "required with action_id"
 	}
-	schema := svc.schema
+	schema, schemaJSON := svc.schema, ""
 	if req.GetSchemaJson() != "" {
 		sc, err := idschema.Parse([]byte(req.GetSchemaJson()))
 		if err != nil {
@@ -122,6 +125,8 @@ func (s *server) SubmitRegistration(ctx context.Context, req *packetv1.SubmitReg
 				violations = map[string]string{}
 			}
 			violations["schemaJson"] = "not a usable MOSIP ID schema: " + err.Error()
+		} else {
+			schemaJSON = sc.JSON()
 		}
 		schema = sc
 	}
@@ -151,7 +156,7 @@ func (s *server) SubmitRegistration(ctx context.Context, req *packetv1.SubmitReg
 		Event:            sel.event,
 		Process:          svc.processName(sel.process),
 		RegistrationType: mosipclient.RegistrationUpdate,
-		SchemaJSON:       schema.JSON(),
+		SchemaJSON:       schemaJSON,
 		Fields:           res.Fields,
 		Labels:           res.Labels,
 		Notification: mosipclient.Notification{
@@ -185,7 +190,11 @@ func (s *server) SubmitRegistration(ctx context.Context, req *packetv1.SubmitReg
 	} else {
 		svc.log.InfoContext(ctx, "resubmission: returning the existing transaction", slog.Any("transaction", tx))
 	}
-	tx = svc.wait(ctx, tx)
+	deadline := svc.syncDeadline(ctx)
+	if created {
+		tx = svc.driveNow(ctx, tx, &p, deadline)
+	}
+	tx = svc.wait(ctx, tx, deadline)
 	if tx.Status == store.StatusFailed {
 		return nil, failedStatus(tx)
 	}
@@ -199,19 +208,55 @@ func inFlight(st store.Status) bool {
 	return st == store.StatusReceived || st == store.StatusPacketCreated
 }
 
-// wait polls the transaction until the worker moved it past packet
-// creation, PACKET_SYNC_DEADLINE passed or the caller's deadline is near,
-// and returns the last state seen.
-func (svc *Service) wait(ctx context.Context, tx store.Transaction) store.Transaction {
-	if !inFlight(tx.Status) {
-		return tx
-	}
+// syncDeadline is when SubmitRegistration answers at the latest:
+// PACKET_SYNC_DEADLINE from now, or just before the caller gives up.
+func (svc *Service) syncDeadline(ctx context.Context) time.Time {
 	deadline := time.Now().Add(svc.cfg.SyncDeadline)
 	if d, ok := ctx.Deadline(); ok {
 		// Leave the answer time to travel back before the caller gives up.
 		if d = d.Add(-100 * time.Millisecond); d.Before(deadline) {
 			deadline = d
 		}
+	}
+	return deadline
+}
+
+// driveNow drives a transaction SubmitRegistration has just created, in
+// the request, up to the deadline, rather than waiting for the queue to
+// pick its job up (River finds new jobs by polling every few tens of
+// milliseconds): the answer then costs MOSIP's two calls and the store's
+// steps only. The job stays enqueued as the durable fallback: when River
+// runs it, it finds the steps done, or retries a failed step on its
+// schedule. It returns the transaction as the store has it.
+func (svc *Service) driveNow(ctx context.Context, tx store.Transaction, p *payload, deadline time.Time) store.Transaction {
+	slot, ok := svc.tryClaim(tx.ID)
+	if !ok {
+		return tx // the job is already running in this process
+	}
+	cur, err := func() (cur store.Transaction, err error) {
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		defer func() { svc.release(tx.ID, slot, cur.Status) }()
+		return svc.driveFrom(dctx, tx, p)
+	}()
+	if err == nil || ctx.Err() != nil {
+		return cur
+	}
+	// A step failed (and fail recorded it) or the deadline cut it: the
+	// store says where the transaction stands.
+	if got, gerr := svc.store.Get(ctx, tx.ID); gerr == nil {
+		return got
+	}
+	return cur
+}
+
+// wait watches the transaction until the worker moved it past packet
+// creation or the deadline passed, and returns the last state seen. It
+// reads the transaction when a driver in this process finishes with it,
+// and every pollInterval in case a driver elsewhere moved it.
+func (svc *Service) wait(ctx context.Context, tx store.Transaction, deadline time.Time) store.Transaction {
+	if !inFlight(tx.Status) {
+		return tx
 	}
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
@@ -220,6 +265,7 @@ func (svc *Service) wait(ctx context.Context, tx store.Transaction) store.Transa
 		case <-ctx.Done():
 			return tx
 		case <-t.C:
+		case <-svc.driverDone(tx.ID):
 		}
 		cur, err := svc.store.Get(ctx, tx.ID)
 		if err != nil {

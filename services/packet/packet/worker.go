@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -24,9 +25,91 @@ type submitWorker struct {
 	svc *Service
 }
 
-// Work runs the step machine.
+// Work runs the step machine. When SubmitRegistration is driving the
+// transaction in this process (driveNow), it waits for that first, and is
+// done if that reached the end of the worker's steps.
 func (w *submitWorker) Work(ctx context.Context, job *river.Job[store.SubmitJob]) error {
-	return w.svc.drive(ctx, job.Args.TransactionID)
+	id := job.Args.TransactionID
+	slot, reached, err := w.svc.claim(ctx, id)
+	if err != nil {
+		return err
+	}
+	var tx store.Transaction
+	defer func() { w.svc.release(id, slot, tx.Status) }()
+	if reached != "" && !inFlight(reached) {
+		tx.Status = reached
+		return nil
+	}
+	tx, err = w.svc.drive(ctx, id)
+	return err
+}
+
+// driveKey names a transaction of a service.
+type driveKey struct {
+	svc *Service
+	id  string
+}
+
+// driveSlot is a claim on driving one transaction in this process.
+type driveSlot struct {
+	done chan struct{}
+	// reached is the step the driver left the transaction at ("" when
+	// unknown); written before done is closed.
+	reached store.Status
+}
+
+// drivers holds the transactions being driven in this process. A claim
+// keeps SubmitRegistration's immediate drive and the River job from
+// calling MOSIP twice for the same step, and lets those waiting for the
+// transaction know at once when its driver is done. Between replicas,
+// Advance's compare-and-set keeps concurrent drivers correct.
+var drivers sync.Map // driveKey → *driveSlot
+
+// tryClaim claims the transaction id, or returns false when someone in
+// this process drives it.
+func (svc *Service) tryClaim(id string) (*driveSlot, bool) {
+	slot := &driveSlot{done: make(chan struct{})}
+	if _, loaded := drivers.LoadOrStore(driveKey{svc, id}, slot); loaded {
+		return nil, false
+	}
+	return slot, true
+}
+
+// claim waits until the transaction id is free and claims it. reached is
+// the step the last driver it waited for left it at ("" when it waited for
+// none).
+func (svc *Service) claim(ctx context.Context, id string) (slot *driveSlot, reached store.Status, err error) {
+	for {
+		slot := &driveSlot{done: make(chan struct{})}
+		cur, loaded := drivers.LoadOrStore(driveKey{svc, id}, slot)
+		if !loaded {
+			return slot, reached, nil
+		}
+		other := cur.(*driveSlot)
+		select {
+		case <-other.done:
+			reached = other.reached
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+	}
+}
+
+// release ends a claim, recording the step the transaction reached, and
+// wakes those waiting for it.
+func (svc *Service) release(id string, slot *driveSlot, reached store.Status) {
+	slot.reached = reached
+	drivers.CompareAndDelete(driveKey{svc, id}, slot)
+	close(slot.done)
+}
+
+// driverDone is closed when the current driver of the transaction id in
+// this process is done; nil (never ready) when there is none.
+func (svc *Service) driverDone(id string) <-chan struct{} {
+	if cur, ok := drivers.Load(driveKey{svc, id}); ok {
+		return cur.(*driveSlot).done
+	}
+	return nil
 }
 
 // NextRetry backs off exponentially from the base (2 s) to 5 min, ±20%.
@@ -52,22 +135,30 @@ const (
 )
 
 // drive moves the transaction forward from the step it is at. It returns
-// nil when the job is done, a river.JobCancel error when it must not be
-// retried, and any other error to have River retry it later.
-func (svc *Service) drive(ctx context.Context, id string) error {
+// the transaction as last seen, and nil when the job is done, a
+// river.JobCancel error when it must not be retried, and any other error
+// to have River retry it later.
+func (svc *Service) drive(ctx context.Context, id string) (store.Transaction, error) {
 	tx, err := svc.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return river.JobCancel(err)
+		return tx, river.JobCancel(err)
 	}
 	if err != nil {
-		return err
+		return tx, err
 	}
-	var p payload
-	if tx.Status == store.StatusReceived || tx.Status == store.StatusPacketCreated {
-		if err := json.Unmarshal(tx.Payload, &p); err != nil {
-			return svc.fail(ctx, tx, fmt.Errorf("%s: stored payload unreadable: %w", codeBridge, err), true)
+	return svc.driveFrom(ctx, tx, nil)
+}
+
+// driveFrom is drive from a transaction already read; p, when not nil, is
+// its payload already decoded.
+func (svc *Service) driveFrom(ctx context.Context, tx store.Transaction, p *payload) (store.Transaction, error) {
+	if p == nil && (tx.Status == store.StatusReceived || tx.Status == store.StatusPacketCreated) {
+		p = new(payload)
+		if err := json.Unmarshal(tx.Payload, p); err != nil {
+			return tx, svc.fail(ctx, tx, fmt.Errorf("%s: stored payload unreadable: %w", codeBridge, err), true)
 		}
 	}
+	id := tx.ID
 	for {
 		var err error
 		switch tx.Status {
@@ -78,25 +169,25 @@ func (svc *Service) drive(ctx context.Context, id string) error {
 		default:
 			// processing_started and later belong to the notification
 			// service; finished or flagged transactions need nothing more.
-			return nil
+			return tx, nil
 		}
 		var ce *store.ConflictError
 		if errors.As(err, &ce) {
 			// Someone else moved it: continue from where it really is.
 			if tx, err = svc.store.Get(ctx, id); err != nil {
-				return err
+				return tx, err
 			}
 			continue
 		}
 		if err != nil {
-			return err
+			return tx, err
 		}
 	}
 }
 
 // createPacket records the RID (first, so a retry reuses it) and creates
 // the packet; on success the transaction is packet_created.
-func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p payload) (store.Transaction, error) {
+func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p *payload) (store.Transaction, error) {
 	if tx.RegistrationID == "" {
 		rid, err := svc.rids.Next(ctx, tx.ID)
 		if err != nil {
@@ -108,9 +199,13 @@ func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p pa
 			return tx, err
 		}
 	}
+	schemaJSON := p.SchemaJSON
+	if schemaJSON == "" {
+		schemaJSON = svc.schema.JSON()
+	}
 	req, err := svc.builder.CreatePacket(mosipclient.PacketInput{
 		RID: tx.RegistrationID, Process: p.Process, RegistrationType: p.RegistrationType,
-		SchemaJSON: p.SchemaJSON, Fields: p.Fields, MetaLabels: p.Labels, Audit: p.Audit,
+		SchemaJSON: schemaJSON, Fields: p.Fields, MetaLabels: p.Labels, Audit: p.Audit,
 	})
 	if err != nil {
 		return tx, svc.fail(ctx, tx, fmt.Errorf("%s: %w", codeBridge, err), true)
@@ -132,7 +227,7 @@ func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p pa
 // startWorkflow starts MOSIP's processing of the created packet; on success
 // (or RPR-WIS-001: our earlier call got through) the transaction is
 // processing_started.
-func (svc *Service) startWorkflow(ctx context.Context, tx store.Transaction, p payload) (store.Transaction, error) {
+func (svc *Service) startWorkflow(ctx context.Context, tx store.Transaction, p *payload) (store.Transaction, error) {
 	req, err := svc.builder.WorkflowInstance(mosipclient.WorkflowInput{RID: tx.RegistrationID, Process: p.Process, Notification: p.Notification})
 	if err != nil {
 		return tx, svc.fail(ctx, tx, fmt.Errorf("%s: %w", codeBridge, err), true)

@@ -722,6 +722,90 @@ func (d *DB) reseal(sealed, aad string) (string, error) {
 	return d.keys.seal(plain, aad)
 }
 
+// ridSequenceRange is how many numbers the RID sequence runs through
+// before wrapping: the five digits of the sequence part of a 29-digit RID.
+// Migration 0002 fixes the same range in the database.
+const ridSequenceRange = 100000
+
+// NextRIDSequence draws the next number of the shared RID sequence: from
+// the Postgres sequence packet_rid_seq (outside any transaction, so no two
+// replicas ever get the same number before it wraps), or on SQLite from a
+// counter row in a write transaction of its own.
+func (d *DB) NextRIDSequence(ctx context.Context) (int64, error) {
+	var n int64
+	if d.b.Dialect() != sqlstore.SQLite {
+		if err := d.b.Reader().QueryRow(ctx, `SELECT nextval('packet_rid_seq')`).Scan(&n); err != nil {
+			return 0, fmt.Errorf("rid sequence: %w", err)
+		}
+		return n, nil
+	}
+	t, err := d.b.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("rid sequence: %w", err)
+	}
+	defer t.Rollback(ctx)
+	err = t.QueryRow(ctx, `UPDATE packet_rid_counter SET last = (last + 1) % $1 WHERE id = 1 RETURNING last`,
+		ridSequenceRange).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("rid sequence: %w", err)
+	}
+	if err := t.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("rid sequence: commit: %w", err)
+	}
+	return n, nil
+}
+
+// Counts reads the transactions by step and the packet queue's jobs by
+// state, a GROUP BY each. The jobs' is a range scan of River's
+// river_job_prioritized_fetching_index (state, queue) on both databases;
+// the transactions' reads the covering index packet_transactions_status
+// whole, so its cost grows with the table (retention wipes columns, not
+// rows).
+func (d *DB) Counts(ctx context.Context) (Counts, error) {
+	c := Counts{Transactions: make(map[Status]int64, len(statuses)), Jobs: make(map[string]int64, len(JobStates))}
+	for _, s := range statuses {
+		c.Transactions[s] = 0
+	}
+	for _, s := range JobStates {
+		c.Jobs[s] = 0
+	}
+	err := d.groupCount(ctx, `SELECT status, count(*) FROM packet_transactions GROUP BY status`, nil,
+		func(k string, n int64) { c.Transactions[Status(k)] = n })
+	if err != nil {
+		return Counts{}, fmt.Errorf("count transactions: %w", err)
+	}
+	// The states are literals, not arguments, so both planners see them
+	// and use the index; JobStates holds only plain lowercase words.
+	err = d.groupCount(ctx, `SELECT state, count(*) FROM river_job
+		WHERE state IN ('`+strings.Join(JobStates, "', '")+`') AND queue = $1 GROUP BY state`, []any{QueueName},
+		func(k string, n int64) { c.Jobs[k] = n })
+	if err != nil {
+		return Counts{}, fmt.Errorf("count jobs: %w", err)
+	}
+	return c, nil
+}
+
+// groupCount runs a "SELECT key, count(*) ... GROUP BY key" and hands each
+// row to add.
+func (d *DB) groupCount(ctx context.Context, q string, args []any, add func(key string, n int64)) error {
+	rs, err := d.b.Reader().Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var (
+			k string
+			n int64
+		)
+		if err := rs.Scan(&k, &n); err != nil {
+			return err
+		}
+		add(k, n)
+	}
+	return rs.Err()
+}
+
 // NewQueue builds the River client that works this store's jobs.
 func (d *DB) NewQueue(workers *river.Workers, cfg river.Config) (Queue, error) {
 	if workers == nil {
@@ -729,7 +813,7 @@ func (d *DB) NewQueue(workers *river.Workers, cfg river.Config) (Queue, error) {
 	}
 	cfg.Workers = workers
 	if len(cfg.Queues) == 0 {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+		cfg.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: 10}}
 	}
 	// Logger and MaxAttempts default to the store's (sqlOptions).
 	q, err := d.b.NewQueue(&cfg)

@@ -253,6 +253,13 @@ type Store interface {
 	// current key, and returns how many rows it changed. After it, keys other
 	// than the current one can be removed from the configuration.
 	Rewrap(ctx context.Context) (int, error)
+	// NextRIDSequence draws the next number of the registration-id
+	// sequence that every replica on the database shares: 0 to 99999, then
+	// 0 again. It is the sequence part of MOSIP's 29-digit RIDs.
+	NextRIDSequence(ctx context.Context) (int64, error)
+	// Counts returns how many transactions are at each step and how many
+	// River jobs of the packet queue wait or run in each state, for gauges.
+	Counts(ctx context.Context) (Counts, error)
 	// NewQueue builds the River client that works this store's jobs with
 	// workers; cfg is River's configuration (Workers is replaced, Queues
 	// defaults to the default queue with 10 workers). Start it after Open and
@@ -261,6 +268,26 @@ type Store interface {
 	// Close releases the database. Stop every Queue first.
 	Close() error
 }
+
+// Counts are the sizes an operator watches, read with one GROUP BY each.
+type Counts struct {
+	// Transactions counts transactions by step; every Status is present.
+	Transactions map[Status]int64
+	// Jobs counts the River jobs of QueueName by state; every one of
+	// JobStates is present. Completed, cancelled and discarded jobs are not
+	// counted.
+	Jobs map[string]int64
+}
+
+// JobStates are the River job states Counts reports: waiting to run
+// (available), waiting for their time (scheduled), waiting to retry after a
+// failure (retryable) and being worked (running).
+var JobStates = []string{"available", "scheduled", "retryable", "running"}
+
+// QueueName is the River queue of the packet service's jobs. It is River's
+// default queue; the notification service uses a queue of its own, so the
+// two can share a database.
+const QueueName = river.QueueDefault
 
 // Queue runs jobs. It is a River client of whichever database the store
 // uses, so the service starts and stops workers without knowing which.
