@@ -68,18 +68,62 @@ func Bundled() map[string][]byte { return maps.Clone(bundled()) }
 // exact URLs it holds and fails for anything else, so an unexpected
 // @context is an error instead of a network fetch (SSRF, or a context
 // swapped under a verifier's feet).
+//
+// It also remembers processed contexts: every credential MOSIP issues names
+// the same @context, and processing it (loading and parsing each document,
+// building every term definition) is most of the cost of canonicalizing a
+// credential. A Loader is safe for concurrent use; its documents never
+// change, so neither do the contexts processed from them.
 type Loader struct {
 	docs map[string][]byte
+
+	mu     sync.RWMutex
+	active map[string]*ld.Context
 }
+
+// maxActiveContexts bounds the processed contexts a Loader keeps. The
+// @context of a credential is the issuer's choice (inline objects
+// included), so the cache must not grow with what arrives; a deployment
+// sees one or two.
+const maxActiveContexts = 32
 
 // NewLoader serves the bundled contexts plus docs (by URL; an entry for a
 // bundled URL replaces it).
 func NewLoader(docs map[string][]byte) *Loader {
-	l := &Loader{docs: Bundled()}
+	l := &Loader{docs: Bundled(), active: map[string]*ld.Context{}}
 	for u, d := range docs {
 		l.docs[u] = d
 	}
 	return l
+}
+
+// activeContext returns the active context that processing local (the
+// value of a document's top-level @context) yields from an empty one,
+// processed once per distinct value.
+func (l *Loader) activeContext(local any, opts *ld.JsonLdOptions) (*ld.Context, error) {
+	k, err := json.Marshal(local)
+	if err != nil {
+		return nil, err
+	}
+	key := string(k)
+	l.mu.RLock()
+	c, ok := l.active[key]
+	l.mu.RUnlock()
+	if ok {
+		return c, nil
+	}
+	// The processed context keeps opts (its loader, processing mode and
+	// empty base, the same for every document); json-gold only reads it.
+	c, err = ld.NewContext(nil, opts).Parse(local)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if len(l.active) < maxActiveContexts {
+		l.active[key] = c
+	}
+	l.mu.Unlock()
+	return c, nil
 }
 
 // Has reports whether the loader holds url.
@@ -139,25 +183,63 @@ func ProofPayload(jcs bool, credential map[string]any, proofOptions map[string]a
 // dataset is filtered before normalization; a verifier that feeds json-gold
 // straight into URDNA2015 fails on real MOSIP credentials, and on these.
 func NQuads(doc any, loader ld.DocumentLoader) (string, error) {
+	return nquads(doc, loader, true)
+}
+
+// nquads is NQuads; fast=false leaves the whole of toRdf to json-gold
+// (the tests compare the two).
+func nquads(doc any, loader ld.DocumentLoader, fast bool) (string, error) {
 	opts := ld.NewJsonLdOptions("")
 	opts.ProcessingMode = ld.JsonLd_1_1
 	opts.Algorithm = ld.AlgorithmURDNA2015
 	opts.DocumentLoader = loader
-	out, err := ld.NewJsonLdProcessor().ToRDF(doc, opts)
+	// A top-level @context processed earlier by the same Loader goes in
+	// processed: json-gold takes a *ld.Context in place of the context it
+	// was processed from, and the result is the same active context.
+	if l, ok := loader.(*Loader); ok && fast {
+		if m, ok := doc.(map[string]any); ok {
+			if local, ok := m["@context"]; ok {
+				active, err := l.activeContext(local, contextOptions(l))
+				if err != nil {
+					return "", fmt.Errorf("URDNA2015: %w", err)
+				}
+				withActive := make(map[string]any, len(m))
+				for k, v := range m {
+					withActive[k] = v
+				}
+				// json-gold writes to the context it is handed (its
+				// processing mode, even when unchanged): each document
+				// gets its own shallow copy; the term definitions, which
+				// nothing changes once built, stay shared.
+				withActive["@context"] = ld.CopyContext(active)
+				doc = withActive
+			}
+		}
+	}
+	var dataset *ld.RDFDataset
+	err := errSlowPath
+	if fast {
+		dataset, err = toDataset(doc, opts)
+	}
+	if errors.Is(err, errSlowPath) {
+		var out any
+		if out, err = ld.NewJsonLdProcessor().ToRDF(doc, opts); err == nil {
+			var ok bool
+			if dataset, ok = out.(*ld.RDFDataset); !ok {
+				return "", fmt.Errorf("URDNA2015: unexpected dataset %T", out)
+			}
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("URDNA2015: %w", err)
 	}
-	ds, ok := out.(*ld.RDFDataset)
-	if !ok {
-		return "", fmt.Errorf("URDNA2015: unexpected dataset %T", out)
-	}
-	for g, quads := range ds.Graphs {
-		ds.Graphs[g] = slices.DeleteFunc(quads, func(q *ld.Quad) bool {
+	for g, quads := range dataset.Graphs {
+		dataset.Graphs[g] = slices.DeleteFunc(quads, func(q *ld.Quad) bool {
 			return relative(q.Subject) || relative(q.Predicate) || relative(q.Object)
 		})
 	}
 	opts.Format = "application/n-quads"
-	res, err := ld.NewJsonLdApi().Normalize(ds, opts)
+	res, err := ld.NewJsonLdApi().Normalize(dataset, opts)
 	if err != nil {
 		return "", fmt.Errorf("URDNA2015: %w", err)
 	}
@@ -166,6 +248,15 @@ func NQuads(doc any, loader ld.DocumentLoader) (string, error) {
 		return "", fmt.Errorf("URDNA2015: unexpected result %T", res)
 	}
 	return nq, nil
+}
+
+// contextOptions are the options contexts are processed with: those NQuads
+// uses, minus what only matters after expansion.
+func contextOptions(l *Loader) *ld.JsonLdOptions {
+	opts := ld.NewJsonLdOptions("")
+	opts.ProcessingMode = ld.JsonLd_1_1
+	opts.DocumentLoader = l
+	return opts
 }
 
 // relative reports whether n is an IRI without a scheme.

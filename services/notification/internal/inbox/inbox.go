@@ -6,7 +6,6 @@
 package inbox
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -126,7 +125,7 @@ type credentialEnvelope struct {
 		TransactionID *string         `json:"transactionId"`
 		Timestamp     *string         `json:"timestamp"`
 		DataShareURI  *string         `json:"dataShareUri"`
-		Data          json.RawMessage `json:"data"`
+		Data          *credentialData `json:"data"`
 	} `json:"event"`
 }
 
@@ -154,6 +153,14 @@ func Parse(body []byte) (Event, error) {
 	if !utf8.Valid(body) {
 		return Event{}, fmt.Errorf("%w: body is not UTF-8", ErrMalformed)
 	}
+	// Nearly every delivery is a credential event, several kB for its
+	// encrypted credential, and the callback answers only after this: one
+	// decoding pass reads it. Anything else takes the longer road, which
+	// tells the kinds apart and says what is wrong.
+	var env credentialEnvelope
+	if json.Unmarshal(body, &env) == nil && env.Event != nil {
+		return credentialEvent(env)
+	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
 		return Event{}, fmt.Errorf("%w: not a JSON object", ErrMalformed)
@@ -175,36 +182,38 @@ func parseCredential(body []byte) (Event, error) {
 	if env.Event == nil {
 		return Event{}, fmt.Errorf("%w: event is null", ErrMalformed)
 	}
+	return credentialEvent(env)
+}
+
+// credentialEvent checks a decoded credential envelope whose event is set.
+func credentialEvent(env credentialEnvelope) (Event, error) {
+	e := env.Event
 	ev := Event{Kind: KindCredential, Publisher: deref(env.Publisher), Topic: deref(env.Topic)}
 	var err error
-	if ev.ID, err = required("event.id", env.Event.ID, maxIDLen); err != nil {
+	if ev.ID, err = required("event.id", e.ID, maxIDLen); err != nil {
 		return Event{}, err
 	}
 	if ev.Topic == "" {
 		return Event{}, fmt.Errorf("%w: topic is missing", ErrMalformed)
 	}
-	ev.RequestID = deref(env.Event.TransactionID)
-	ev.DataShareURI = deref(env.Event.DataShareURI)
-	if len(env.Event.Data) == 0 || bytes.Equal(env.Event.Data, []byte("null")) {
+	ev.RequestID = deref(e.TransactionID)
+	ev.DataShareURI = deref(e.DataShareURI)
+	if e.Data == nil {
 		return Event{}, fmt.Errorf("%w: event.data is missing", ErrMalformed)
 	}
-	var data credentialData
-	if err := json.Unmarshal(env.Event.Data, &data); err != nil {
-		return Event{}, fmt.Errorf("%w: event.data: %s", ErrMalformed, jsonProblem(err))
-	}
-	ev.RegistrationID = deref(data.RegistrationID)
-	ev.Credential = deref(data.Credential)
-	ev.CredentialType = deref(data.CredentialType)
-	if data.Proof != nil {
-		ev.ProofSignature = deref(data.Proof.Signature)
+	ev.RegistrationID = deref(e.Data.RegistrationID)
+	ev.Credential = deref(e.Data.Credential)
+	ev.CredentialType = deref(e.Data.CredentialType)
+	if e.Data.Proof != nil {
+		ev.ProofSignature = deref(e.Data.Proof.Signature)
 	}
 	if ev.Credential == "" && ev.DataShareURI == "" {
 		return Event{}, fmt.Errorf("%w: neither event.data.credential nor event.dataShareUri", ErrMalformed)
 	}
-	for name, v := range map[string]string{"event.transactionId": ev.RequestID, "event.data.registrationId": ev.RegistrationID,
-		"event.data.credentialType": ev.CredentialType, "event.dataShareUri": ev.DataShareURI} {
-		if len(v) > maxTextLen {
-			return Event{}, fmt.Errorf("%w: %s is too long", ErrMalformed, name)
+	for _, f := range []struct{ name, v string }{{"event.transactionId", ev.RequestID}, {"event.data.registrationId", ev.RegistrationID},
+		{"event.data.credentialType", ev.CredentialType}, {"event.dataShareUri", ev.DataShareURI}} {
+		if len(f.v) > maxTextLen {
+			return Event{}, fmt.Errorf("%w: %s is too long", ErrMalformed, f.name)
 		}
 	}
 	return ev, nil

@@ -91,6 +91,8 @@ func TestParseRejects(t *testing.T) {
 		"no data":           `{"topic":"t","event":{"id":"1"}}`,
 		"no credential":     `{"topic":"t","event":{"id":"1","data":{"registrationId":"r"}}}`,
 		"id wrong type":     `{"topic":"t","event":{"id":5,"data":{"credential":"x"}}}`,
+		"data wrong type":   `{"topic":"t","event":{"id":"1","data":"x"}}`,
+		"null data":         `{"topic":"t","event":{"id":"1","data":null}}`,
 		"no instanceId":     `{"instanceId":"","resultCode":"PROCESSED"}`,
 		"no resultCode":     `{"instanceId":"r"}`,
 		"invalid UTF-8":     "{\"instanceId\":\"\xff\",\"resultCode\":\"PROCESSED\"}",
@@ -104,6 +106,10 @@ func TestParseRejects(t *testing.T) {
 	// Errors name the field, never the value.
 	_, err := Parse([]byte(`{"topic":"t","event":{"id":{"secret":"JaneDoe"},"data":{"credential":"x"}}}`))
 	if err == nil || strings.Contains(err.Error(), "JaneDoe") || !strings.Contains(err.Error(), "event.id") {
+		t.Errorf("error = %v", err)
+	}
+	_, err = Parse([]byte(`{"topic":"t","event":{"id":"1","data":{"credential":"x","registrationId":["JaneDoe"]}}}`))
+	if err == nil || strings.Contains(err.Error(), "JaneDoe") || !strings.Contains(err.Error(), "event.data.registrationId") {
 		t.Errorf("error = %v", err)
 	}
 }
