@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +62,25 @@ type AuthManager struct {
 	realms  map[string]bool
 	calls   atomic.Int64
 	fail    atomic.Int64 // next N calls answer HTTP 500, for fault tests
+
+	// verified remembers tokens whose signature was checked, so a client
+	// reusing its token (every request of a registration does) costs no
+	// RSA verification; exp is still checked on every use.
+	vmu      sync.RWMutex
+	verified map[string]authVerified
+	// now is the clock of token checks; nil means time.Now (tests move it).
+	now func() time.Time
 }
+
+// authVerified is a token that passed Verify: who it names and until when.
+type authVerified struct {
+	caller Caller
+	exp    time.Time
+}
+
+// authMaxVerified bounds the verified-token memo: when full, expired
+// tokens are dropped, and all of them if none has expired.
+const authMaxVerified = 1024
 
 // NewAuthManager returns an auth manager that knows the given clients.
 func NewAuthManager(clients ...Client) (*AuthManager, error) {
@@ -81,6 +100,7 @@ func NewAuthManager(clients ...Client) (*AuthManager, error) {
 		Issuer:        "http://sandbox-keycloak/auth/realms/mosip",
 		key:           key,
 		clients:       map[string]Client{},
+		verified:      map[string]authVerified{},
 		// The app ids of mosip.kernel.auth.appid-realm-map in MOSIP's defaults.
 		realms: map[string]bool{"admin": true, "regproc": true, "ida": true, "registrationclient": true,
 			"partner": true, "resident": true, "prereg": true, "websub": true},
@@ -208,12 +228,64 @@ func (c Caller) HasRole(role string) bool {
 // Verify checks a token this auth manager issued (signature and exp) and
 // returns its caller.
 func (a *AuthManager) Verify(token string) (Caller, bool) {
+	now := a.clock()
+	a.vmu.RLock()
+	v, ok := a.verified[token]
+	a.vmu.RUnlock()
+	if ok {
+		// jwt's rule: valid while now < exp.
+		if now.Before(v.exp) {
+			return v.caller, true
+		}
+		return Caller{}, false
+	}
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return a.PublicKey(), nil },
-		jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired())
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }))
 	if err != nil {
 		return Caller{}, false
 	}
+	c := callerOf(claims)
+	// A token with nbf is checked every time: only exp is re-checked from
+	// the memo.
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		if nbf, err := claims.GetNotBefore(); err == nil && nbf == nil {
+			a.remember(token, authVerified{caller: c, exp: exp.Time})
+		}
+	}
+	return c, true
+}
+
+func (a *AuthManager) clock() time.Time {
+	if a.now != nil {
+		return a.now()
+	}
+	return time.Now()
+}
+
+func (a *AuthManager) remember(token string, v authVerified) {
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	if a.verified == nil {
+		a.verified = map[string]authVerified{}
+	}
+	if len(a.verified) >= authMaxVerified {
+		now := a.clock()
+		for t, e := range a.verified {
+			if !now.Before(e.exp) {
+				delete(a.verified, t)
+			}
+		}
+		if len(a.verified) >= authMaxVerified {
+			clear(a.verified)
+		}
+	}
+	a.verified[token] = v
+}
+
+// callerOf reads the caller of verified claims; its Roles are clipped so a
+// caller appending to them cannot write into a remembered caller's.
+func callerOf(claims jwt.MapClaims) Caller {
 	c := Caller{}
 	c.ClientID, _ = claims["azp"].(string)
 	if ra, ok := claims["realm_access"].(map[string]any); ok {
@@ -225,7 +297,8 @@ func (a *AuthManager) Verify(token string) (Caller, bool) {
 			}
 		}
 	}
-	return c, true
+	c.Roles = slices.Clip(c.Roles)
+	return c
 }
 
 // Authenticate is the kernel auth adapter of the emulated MOSIP services:

@@ -3,12 +3,15 @@ package mosip
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func amServer(t *testing.T) (*AuthManager, *httptest.Server) {
@@ -153,5 +156,84 @@ func TestAuthManagerExpiredTokenRejected(t *testing.T) {
 	}
 	if am.ValidToken(tok) {
 		t.Error("an expired token was accepted")
+	}
+}
+
+// Verify remembers tokens it checked, but a remembered token still expires
+// at its exp, and a forged or foreign one is never accepted.
+func TestAuthManagerVerifyRemembersTokens(t *testing.T) {
+	t.Parallel()
+	am, err := NewAuthManager(Client{ClientID: "mosip-crvs1-client", Secret: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	am.now = func() time.Time { return now }
+	sign := func(claims jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+		s, err := tok.SignedString(am.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	exp := now.Add(2 * time.Second).Unix()
+	roles := map[string]any{"roles": []string{"ONLINE_REGISTRATION_CLIENT"}}
+	tok := sign(jwt.MapClaims{"azp": "mosip-crvs1-client", "exp": exp, "realm_access": roles})
+	for i := range 2 {
+		c, ok := am.Verify(tok)
+		if !ok || c.ClientID != "mosip-crvs1-client" || !c.HasRole("ONLINE_REGISTRATION_CLIENT") {
+			t.Fatalf("Verify #%d = %+v, %v, want the caller", i+1, c, ok)
+		}
+	}
+	if n := len(am.verified); n != 1 {
+		t.Errorf("%d tokens remembered, want 1", n)
+	}
+	// Callers share the remembered roles: appending must copy them.
+	if c, _ := am.Verify(tok); cap(c.Roles) != len(c.Roles) {
+		t.Errorf("roles have spare capacity (%d > %d): an append would write into the remembered caller's", cap(c.Roles), len(c.Roles))
+	}
+
+	now = time.Unix(exp, 0)
+	if _, ok := am.Verify(tok); ok {
+		t.Error("a remembered token was accepted at its exp")
+	}
+
+	now = time.Now()
+	notYet := sign(jwt.MapClaims{"azp": "x", "exp": now.Add(time.Hour).Unix(), "nbf": now.Add(time.Minute).Unix()})
+	other, _ := NewAuthManager()
+	foreign := func() string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"azp": "x", "exp": now.Add(time.Hour).Unix()}).SignedString(other.key)
+		return s
+	}()
+	for name, tok := range map[string]string{"nbf in the future": notYet, "another key": foreign, "garbage": "a.b.c"} {
+		for range 2 {
+			if _, ok := am.Verify(tok); ok {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+	}
+}
+
+func TestAuthManagerRememberIsBounded(t *testing.T) {
+	t.Parallel()
+	am, err := NewAuthManager()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	am.now = func() time.Time { return now }
+	for i := range authMaxVerified {
+		am.remember(fmt.Sprint("expired", i), authVerified{exp: now.Add(-time.Second)})
+	}
+	am.remember("live", authVerified{exp: now.Add(time.Hour)})
+	if _, ok := am.verified["live"]; !ok || len(am.verified) != 1 {
+		t.Errorf("after a full memo of expired tokens: %d remembered (live kept: %v), want only the new one", len(am.verified), ok)
+	}
+	for i := range 2 * authMaxVerified {
+		am.remember(fmt.Sprint("t", i), authVerified{exp: now.Add(time.Hour)})
+		if len(am.verified) > authMaxVerified {
+			t.Fatalf("%d tokens remembered, bound %d", len(am.verified), authMaxVerified)
+		}
 	}
 }

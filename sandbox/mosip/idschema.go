@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -54,12 +56,20 @@ var idsSubPacketOrder = []string{"evidence", "optional", "id"}
 // schemaJson (properties.identity.properties), plus a JSON-schema validator
 // for the value subset MOSIP schemas use, so the sandbox can do the ID-object
 // validation real registration processing does.
+//
+// An IDSchema does not change once parsed (it only remembers the patterns
+// it compiled) and is safe for concurrent use, so one parsed document
+// serves every packet written with it.
 type IDSchema struct {
 	root     map[string]any
 	fields   map[string]*IDSchemaField
 	names    []string
 	required []string
 	warnings []string
+	subs     []string
+	// patterns holds the compiled "pattern" keywords met while validating
+	// (pattern string → *idsRegex, or nil when Go cannot compile it).
+	patterns sync.Map
 }
 
 // IDSchemaField is one identity property of an ID schema.
@@ -165,6 +175,7 @@ func ParseIDSchema(doc []byte) (*IDSchema, error) {
 		s.names = append(s.names, name)
 	}
 	sort.Strings(s.names)
+	s.subs = s.subPackets()
 	return s, nil
 }
 
@@ -186,7 +197,9 @@ func (s *IDSchema) Warnings() []string { return append([]string(nil), s.warnings
 
 // SubPackets returns the sub-packets this schema's fields go to, in the
 // order MOSIP's writer creates and reports them.
-func (s *IDSchema) SubPackets() []string {
+func (s *IDSchema) SubPackets() []string { return append([]string(nil), s.subs...) }
+
+func (s *IDSchema) subPackets() []string {
 	used := map[string]bool{}
 	for _, f := range s.fields {
 		for _, p := range f.SubPackets {
@@ -301,8 +314,7 @@ func (s *IDSchema) validateNode(node map[string]any, v any, path string, depth i
 			return fmt.Errorf("%s: longer than maxLength %v", path, m)
 		}
 		if p, ok := node["pattern"].(string); ok {
-			re, err := idsCompileJavaRegex(p, false)
-			if err == nil && !re.match(x) {
+			if re := s.pattern(p); re != nil && !re.match(x) {
 				return fmt.Errorf("%s: %q does not match pattern %s", path, x, p)
 			}
 		}
@@ -374,6 +386,20 @@ func (s *IDSchema) validateNode(node map[string]any, v any, path string, depth i
 		}
 	}
 	return nil
+}
+
+// pattern compiles a "pattern" keyword once per schema; nil means Go
+// cannot compile it and it is not enforced.
+func (s *IDSchema) pattern(p string) *idsRegex {
+	if re, ok := s.patterns.Load(p); ok {
+		return re.(*idsRegex)
+	}
+	re, err := idsCompileJavaRegex(p, false)
+	if err != nil {
+		re = nil
+	}
+	s.patterns.Store(p, re)
+	return re
 }
 
 func idsCheckType(t any, v any, path string) error {
@@ -509,4 +535,84 @@ func (r *idsRegex) match(s string) bool {
 		}
 	}
 	return r.re.MatchString(s)
+}
+
+// idsCacheEntries bounds an idsCache; documents larger than
+// idsCacheMaxDoc are parsed every time rather than kept.
+const (
+	idsCacheEntries = 16
+	idsCacheMaxDoc  = 1 << 20
+)
+
+// idsCache keeps parsed ID schemas by the bytes they came from (for
+// createPacket, the schemaJson string literal as sent, so a hit needs no
+// unescaping either), so a client sending the same schemaJson with every
+// packet (as CRVS clients do) has it parsed and its validators compiled
+// once. Entries are found by
+// a hash of the bytes and confirmed by comparing them; the least recently
+// used entry makes room for a new one. Documents that fail to parse are not
+// kept. It is safe for concurrent use.
+type idsCache struct {
+	seed    maphash.Seed
+	mu      sync.Mutex
+	clock   uint64
+	entries []idsCacheEntry
+}
+
+type idsCacheEntry struct {
+	sum    uint64
+	key    []byte
+	schema *IDSchema
+	used   uint64
+}
+
+func newIDSCache() *idsCache { return &idsCache{seed: maphash.MakeSeed()} }
+
+// get returns the schema cached for key, or parses it with parse (outside
+// the lock) and keeps the result.
+func (c *idsCache) get(key []byte, parse func() (*IDSchema, error)) (*IDSchema, error) {
+	sum := maphash.Bytes(c.seed, key)
+	c.mu.Lock()
+	for i := range c.entries {
+		if e := &c.entries[i]; e.sum == sum && bytes.Equal(e.key, key) {
+			c.clock++
+			e.used = c.clock
+			s := e.schema
+			c.mu.Unlock()
+			return s, nil
+		}
+	}
+	c.mu.Unlock()
+	s, err := parse()
+	if err != nil || len(key) > idsCacheMaxDoc {
+		return s, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.entries {
+		if e := &c.entries[i]; e.sum == sum && bytes.Equal(e.key, key) {
+			return e.schema, nil // parsed meanwhile by another request
+		}
+	}
+	c.clock++
+	e := idsCacheEntry{sum: sum, key: bytes.Clone(key), schema: s, used: c.clock}
+	if len(c.entries) < idsCacheEntries {
+		c.entries = append(c.entries, e)
+		return s, nil
+	}
+	lru := 0
+	for i := range c.entries {
+		if c.entries[i].used < c.entries[lru].used {
+			lru = i
+		}
+	}
+	c.entries[lru] = e
+	return s, nil
+}
+
+// len is how many schemas are kept.
+func (c *idsCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

@@ -2,6 +2,7 @@ package mosip
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -189,5 +190,66 @@ func TestIDSchemaJavaRegex(t *testing.T) {
 	}
 	if err := s.ValidateValue("a", "c"); err == nil {
 		t.Error("the usable validator ^b$ was not enforced")
+	}
+}
+
+func TestIDSchemaCacheBounded(t *testing.T) {
+	t.Parallel()
+	c := newIDSCache()
+	parses := 0
+	get := func(i int) *IDSchema {
+		t.Helper()
+		doc := []byte(fmt.Sprintf(`{"properties":{"identity":{"properties":{"f%d":{"type":"string"}}}}}`, i))
+		s, err := c.get(doc, func() (*IDSchema, error) { parses++; return ParseIDSchema(doc) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.Field(fmt.Sprintf("f%d", i)); !ok {
+			t.Fatalf("schema %d answered with fields %v", i, s.Fields())
+		}
+		return s
+	}
+	for i := range idsCacheEntries {
+		get(i)
+	}
+	get(0) // most recently used
+	if parses != idsCacheEntries {
+		t.Fatalf("%d parses for %d documents and a repeat", parses, idsCacheEntries)
+	}
+	get(idsCacheEntries) // evicts the least recently used: 1
+	if n := c.len(); n != idsCacheEntries {
+		t.Errorf("%d entries, bound %d", n, idsCacheEntries)
+	}
+	parses = 0
+	get(0)
+	if parses != 0 {
+		t.Error("the most recently used schema was evicted")
+	}
+	get(1)
+	if parses != 1 {
+		t.Error("the least recently used schema was not the one evicted")
+	}
+}
+
+// Patterns are compiled once per schema and applied like before.
+func TestIDSchemaPattern(t *testing.T) {
+	t.Parallel()
+	s, err := ParseIDSchema([]byte(`{"properties":{"identity":{"properties":{
+		"code":{"type":"string","pattern":"^[A-Z]{2}[0-9]+$"},
+		"loose":{"type":"string","pattern":"(?<=x)y"}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.ValidateValue("code", "AB12"); err != nil {
+			t.Errorf("AB12: %v", err)
+		}
+		if err := s.ValidateValue("code", "ab12"); err == nil {
+			t.Error("ab12 matched ^[A-Z]{2}[0-9]+$")
+		}
+		// Go cannot compile a lookbehind: not enforced, as before.
+		if err := s.ValidateValue("loose", "anything"); err != nil {
+			t.Errorf("uncompilable pattern enforced: %v", err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // CreatePacketPath is the packet manager's createPacket endpoint
@@ -189,6 +190,10 @@ type PacketManager struct {
 	deferValidation bool
 	reqJSON         bool
 
+	// schemas are the request schemas parsed so far, by their schemaJson
+	// literal.
+	schemas *idsCache
+
 	mu        sync.RWMutex
 	providers map[string][]string
 	packets   map[pmKey]*Packet
@@ -220,7 +225,7 @@ func NewPacketManager(o PacketManagerOptions) (*PacketManager, error) {
 	}
 	pm := &PacketManager{
 		auth: o.Auth, schema: schema, log: log, deferValidation: o.DeferFieldValidation, reqJSON: o.RequireSchemaJSON,
-		packets: map[pmKey]*Packet{}, dropped: map[string][]DroppedField{},
+		packets: map[pmKey]*Packet{}, dropped: map[string][]DroppedField{}, schemas: newIDSCache(),
 	}
 	providers := o.Providers
 	if providers == nil {
@@ -329,13 +334,17 @@ func (pm *PacketManager) record(c PacketCall) {
 
 // pmDTO is PacketDto after Jackson-like binding.
 type pmDTO struct {
-	ID, AdditionalInfoReqID, RefID, Process, Source, SchemaVersion, SchemaJSON *string
-	OfflineMode                                                                bool
-	Fields, MetaInfo                                                           map[string]*string
-	Audits                                                                     []map[string]*string
-	Documents                                                                  map[string]*pmDocDTO
-	Biometrics                                                                 map[string]json.RawMessage
-	hasFields, hasMeta, hasDocs, hasAudits, hasBio                             bool
+	ID, AdditionalInfoReqID, RefID, Process, Source, SchemaVersion *string
+	// SchemaJSON is schemaJson as sent: a JSON string literal (or another
+	// scalar, which Jackson reads as its text), nil when absent or null.
+	// It stays undecoded until the schema cache misses.
+	SchemaJSON                                     json.RawMessage
+	OfflineMode                                    bool
+	Fields, MetaInfo                               map[string]*string
+	Audits                                         []map[string]*string
+	Documents                                      map[string]*pmDocDTO
+	Biometrics                                     map[string]json.RawMessage
+	hasFields, hasMeta, hasDocs, hasAudits, hasBio bool
 }
 
 type pmDocDTO struct {
@@ -361,7 +370,7 @@ func (pm *PacketManager) handleCreate(w http.ResponseWriter, r *http.Request) {
 		pmSpringError(w, r, http.StatusUnsupportedMediaType)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, pmMaxBody))
+	body, err := pmReadBody(http.MaxBytesReader(w, r.Body, pmMaxBody), r.ContentLength, pmMaxBody)
 	if err != nil {
 		status := http.StatusBadRequest
 		var mbe *http.MaxBytesError
@@ -452,7 +461,16 @@ func (pm *PacketManager) create(d *pmDTO) ([]PacketInfo, string, string) {
 
 	schema := pm.schema
 	if d.SchemaJSON != nil {
-		s, err := ParseIDSchema([]byte(*d.SchemaJSON))
+		s, err := pm.schemas.get(d.SchemaJSON, func() (*IDSchema, error) {
+			doc, err := pmJacksonString(d.SchemaJSON)
+			if err != nil {
+				return nil, err
+			}
+			if doc == nil {
+				return nil, errors.New("schema is null")
+			}
+			return ParseIDSchema([]byte(*doc))
+		})
 		if err != nil {
 			return nil, "KER-KPM-002", "Failed to parse json : " + err.Error()
 		}
@@ -652,13 +670,14 @@ func pmTokenize(raw string) (any, bool, string) {
 // pmDecode binds the body like Spring's Jackson converter binds
 // RequestWrapper<PacketDto>: unknown properties ignored, scalars coerced to
 // strings, an object or array where a string is declared is unreadable.
-// present is false when "request" is absent or null.
+// present is false when "request" is absent or null. The body is scanned
+// once; the DTO's raw values alias it.
 func pmDecode(body []byte) (*pmDTO, bool, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, false, errors.New("required request body is missing")
 	}
-	var top map[string]json.RawMessage
-	if err := pmStrictUnmarshal(body, &top); err != nil {
+	top, err := pmObject(body, json.Valid(body))
+	if err != nil {
 		return nil, false, err
 	}
 	for _, k := range []string{"id", "version", "requesttime"} {
@@ -680,21 +699,34 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 	if !ok || pmIsNull(reqRaw) {
 		return nil, false, nil
 	}
-	var req map[string]json.RawMessage
-	if err := pmStrictUnmarshal(reqRaw, &req); err != nil {
+	// From here on every value is part of a body that decoded: valid JSON.
+	req, err := pmObject(reqRaw, true)
+	if err != nil {
 		return nil, false, fmt.Errorf("request: %w", err)
 	}
 	d := &pmDTO{}
+	var schemaJSON *string
 	strs := map[string]**string{"id": &d.ID, "additionalInfoReqId": &d.AdditionalInfoReqID, "refId": &d.RefID,
-		"process": &d.Process, "source": &d.Source, "schemaVersion": &d.SchemaVersion, "schemaJson": &d.SchemaJSON}
+		"process": &d.Process, "source": &d.Source, "schemaVersion": &d.SchemaVersion, "schemaJson": &schemaJSON}
 	for k, dst := range strs {
-		if raw, ok := req[k]; ok {
-			s, err := pmJacksonString(raw)
-			if err != nil {
-				return nil, false, fmt.Errorf("request.%s: %w", k, err)
-			}
-			*dst = s
+		raw, ok := req[k]
+		if !ok {
+			continue
 		}
+		if k == "schemaJson" && len(raw) > 0 && raw[0] == '"' {
+			// A string: bound as is, unescaped only if the schema cache
+			// does not know it.
+			d.SchemaJSON = raw
+			continue
+		}
+		s, err := pmJacksonString(raw)
+		if err != nil {
+			return nil, false, fmt.Errorf("request.%s: %w", k, err)
+		}
+		*dst = s
+	}
+	if schemaJSON != nil {
+		d.SchemaJSON = req["schemaJson"]
 	}
 	if raw, ok := req["offlineMode"]; ok {
 		b, err := pmJacksonBool(raw)
@@ -703,7 +735,6 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 		}
 		d.OfflineMode = b
 	}
-	var err error
 	if d.Fields, d.hasFields, err = pmStringMap(req["fields"]); err != nil {
 		return nil, false, fmt.Errorf("request.fields: %w", err)
 	}
@@ -711,8 +742,8 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 		return nil, false, fmt.Errorf("request.metaInfo: %w", err)
 	}
 	if raw, ok := req["audits"]; ok && !pmIsNull(raw) {
-		var list []json.RawMessage
-		if err := pmStrictUnmarshal(raw, &list); err != nil {
+		list, err := pmArray(raw, true)
+		if err != nil {
 			return nil, false, fmt.Errorf("request.audits: expected an array: %w", err)
 		}
 		d.hasAudits = true
@@ -725,8 +756,8 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 		}
 	}
 	if raw, ok := req["documents"]; ok && !pmIsNull(raw) {
-		var docs map[string]json.RawMessage
-		if err := pmStrictUnmarshal(raw, &docs); err != nil {
+		docs, err := pmObject(raw, true)
+		if err != nil {
 			return nil, false, fmt.Errorf("request.documents: %w", err)
 		}
 		d.hasDocs = true
@@ -736,8 +767,8 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 				d.Documents[name] = nil
 				continue
 			}
-			var fieldsRaw map[string]json.RawMessage
-			if err := pmStrictUnmarshal(draw, &fieldsRaw); err != nil {
+			fieldsRaw, err := pmObject(draw, true)
+			if err != nil {
 				return nil, false, fmt.Errorf("request.documents.%s: %w", name, err)
 			}
 			doc := &pmDocDTO{}
@@ -761,16 +792,15 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 		}
 	}
 	if raw, ok := req["biometrics"]; ok && !pmIsNull(raw) {
-		var bios map[string]json.RawMessage
-		if err := pmStrictUnmarshal(raw, &bios); err != nil {
+		bios, err := pmObject(raw, true)
+		if err != nil {
 			return nil, false, fmt.Errorf("request.biometrics: %w", err)
 		}
 		d.hasBio = true
 		d.Biometrics = map[string]json.RawMessage{}
 		for name, b := range bios {
-			var obj map[string]json.RawMessage
 			if !pmIsNull(b) {
-				if err := pmStrictUnmarshal(b, &obj); err != nil {
+				if _, err := pmObject(b, true); err != nil {
 					return nil, false, fmt.Errorf("request.biometrics.%s: %w", name, err)
 				}
 			}
@@ -778,6 +808,223 @@ func pmDecode(body []byte) (*pmDTO, bool, error) {
 		}
 	}
 	return d, true, nil
+}
+
+// pmObject decodes a JSON object into its members as pmStrictUnmarshal
+// into a map[string]json.RawMessage does (null gives a nil map). When
+// valid says data passed json.Valid (or is a value inside a document that
+// did), an object is split without being scanned again and its members
+// alias data; anything else goes through pmStrictUnmarshal.
+func pmObject(data []byte, valid bool) (map[string]json.RawMessage, error) {
+	if valid {
+		if m, ok := pmMembers(data); ok {
+			return m, nil
+		}
+	}
+	var m map[string]json.RawMessage
+	err := pmStrictUnmarshal(data, &m)
+	return m, err
+}
+
+// pmArray is pmObject for a JSON array ([]json.RawMessage).
+func pmArray(data []byte, valid bool) ([]json.RawMessage, error) {
+	if valid {
+		if l, ok := pmElements(data); ok {
+			return l, nil
+		}
+	}
+	var l []json.RawMessage
+	err := pmStrictUnmarshal(data, &l)
+	return l, err
+}
+
+// pmMembers splits a valid JSON object the way encoding/json decodes it
+// into a map[string]json.RawMessage: keys unescaped, values without
+// surrounding space, the last of repeated keys kept. Values alias v
+// (capacity clipped). ok is false when v is not an object or does not
+// read as one, and the caller decodes it the slow way.
+func pmMembers(v []byte) (map[string]json.RawMessage, bool) {
+	i := pmSkipSpace(v, 0)
+	if i >= len(v) || v[i] != '{' {
+		return nil, false
+	}
+	m := map[string]json.RawMessage{}
+	i = pmSkipSpace(v, i+1)
+	if i < len(v) && v[i] == '}' {
+		return m, pmSkipSpace(v, i+1) == len(v)
+	}
+	for {
+		end, ok := pmValueEnd(v, i)
+		if !ok || v[i] != '"' {
+			return nil, false
+		}
+		key, ok := pmKeyString(v[i:end])
+		if !ok {
+			return nil, false
+		}
+		i = pmSkipSpace(v, end)
+		if i >= len(v) || v[i] != ':' {
+			return nil, false
+		}
+		i = pmSkipSpace(v, i+1)
+		if end, ok = pmValueEnd(v, i); !ok {
+			return nil, false
+		}
+		m[key] = v[i:end:end]
+		i = pmSkipSpace(v, end)
+		if i >= len(v) {
+			return nil, false
+		}
+		switch v[i] {
+		case ',':
+			i = pmSkipSpace(v, i+1)
+		case '}':
+			return m, pmSkipSpace(v, i+1) == len(v)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// pmElements is pmMembers for a valid JSON array.
+func pmElements(v []byte) ([]json.RawMessage, bool) {
+	i := pmSkipSpace(v, 0)
+	if i >= len(v) || v[i] != '[' {
+		return nil, false
+	}
+	l := []json.RawMessage{}
+	i = pmSkipSpace(v, i+1)
+	if i < len(v) && v[i] == ']' {
+		return l, pmSkipSpace(v, i+1) == len(v)
+	}
+	for {
+		end, ok := pmValueEnd(v, i)
+		if !ok {
+			return nil, false
+		}
+		l = append(l, v[i:end:end])
+		i = pmSkipSpace(v, end)
+		if i >= len(v) {
+			return nil, false
+		}
+		switch v[i] {
+		case ',':
+			i = pmSkipSpace(v, i+1)
+		case ']':
+			return l, pmSkipSpace(v, i+1) == len(v)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// pmKeyString unescapes an object key (a string literal) as encoding/json does.
+func pmKeyString(lit []byte) (string, bool) {
+	if k, ok := pmPlainString(lit); ok {
+		return k, true
+	}
+	var k string
+	return k, json.Unmarshal(lit, &k) == nil
+}
+
+// pmPlainString reads a JSON string literal that needs no unescaping:
+// quoted printable ASCII without quotes or backslashes inside, whose value
+// is its inner bytes. ok is false for anything else, left to
+// encoding/json.
+func pmPlainString(lit []byte) (string, bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return "", false
+	}
+	inner := lit[1 : len(lit)-1]
+	for _, c := range inner {
+		if c < ' ' || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(inner), true
+}
+
+// pmSkipSpace returns the index of the first byte at or after i that is not
+// JSON white space.
+func pmSkipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// pmValueEnd returns the index just past the JSON value starting at i,
+// which is known to be valid: strings end at the first quote not escaped,
+// objects and arrays where their brackets balance (outside strings), other
+// literals at the next delimiter.
+func pmValueEnd(v []byte, i int) (int, bool) {
+	if i >= len(v) {
+		return 0, false
+	}
+	switch v[i] {
+	case '"':
+		return pmStringEnd(v, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(v); j++ {
+			switch v[j] {
+			case '"':
+				end, ok := pmStringEnd(v, j)
+				if !ok {
+					return 0, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	default:
+		j := i
+		for j < len(v) && strings.IndexByte(",}] \t\n\r", v[j]) < 0 {
+			j++
+		}
+		return j, j > i
+	}
+}
+
+// pmStringEnd returns the index just past the string literal whose opening
+// quote is at i: the first quote preceded by an even number of
+// backslashes.
+func pmStringEnd(v []byte, i int) (int, bool) {
+	for j := i + 1; j < len(v); {
+		k := bytes.IndexByte(v[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		q := j + k
+		n := 0
+		for b := q - 1; b > i && v[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, true
+		}
+		j = q + 1
+	}
+	return 0, false
+}
+
+// pmReadBody reads a request body into one buffer sized from its
+// Content-Length (when known and within limit) instead of growing one.
+func pmReadBody(r io.Reader, contentLength, limit int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > limit {
+		return io.ReadAll(r)
+	}
+	// bytes.Buffer reads until EOF and grows when less than
+	// bytes.MinRead is free.
+	b := bytes.NewBuffer(make([]byte, 0, contentLength+bytes.MinRead))
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 // pmStrictUnmarshal decodes exactly one JSON value of the target's kind.
@@ -806,6 +1053,9 @@ func pmJacksonString(raw json.RawMessage) (*string, error) {
 	case 'n':
 		return nil, nil
 	case '"':
+		if s, ok := pmPlainString(t); ok {
+			return &s, nil
+		}
 		var s string
 		if err := json.Unmarshal(t, &s); err != nil {
 			return nil, err
@@ -846,13 +1096,14 @@ func pmJacksonBool(raw json.RawMessage) (bool, error) {
 	return false, errors.New("cannot deserialize value of type `boolean`")
 }
 
-// pmStringMap binds Map<String,String>; present reports a non-null map.
+// pmStringMap binds Map<String,String> from a valid JSON value; present
+// reports a non-null map.
 func pmStringMap(raw json.RawMessage) (map[string]*string, bool, error) {
 	if raw == nil || pmIsNull(raw) {
 		return nil, false, nil
 	}
-	var m map[string]json.RawMessage
-	if err := pmStrictUnmarshal(raw, &m); err != nil {
+	m, err := pmObject(raw, true)
+	if err != nil {
 		return nil, false, fmt.Errorf("expected an object of strings: %w", err)
 	}
 	out := make(map[string]*string, len(m))

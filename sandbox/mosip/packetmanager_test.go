@@ -1,10 +1,12 @@
 package mosip
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -585,5 +587,151 @@ func TestPacketManagerJavaDouble(t *testing.T) {
 	}
 	if got := pmJavaDoubleString(math.Inf(-1)); got != "-Infinity" {
 		t.Errorf("-Inf = %q", got)
+	}
+}
+
+// pmObject and pmArray split what encoding/json validated without a second
+// decode; they must give exactly what decoding into
+// map[string]json.RawMessage / []json.RawMessage gives.
+var pmtSplitSeeds = []string{
+	`{}`, ` { } `, `[]`, `null`, `"s"`, `1`, `{"a":1}`, `{"a":1,"a":2}`, `{"a" : [1, {"b":"}"}] , "c":null}`,
+	`{"\u0072equest":{"x":"\"quoted\" \\ back\\\\"}}`, `{"k\\":"v\\\\"}`, `{"é":"ü","\ud83d\ude00":true}`,
+	"{\"bad utf8 \xff\":\"\xfe\"}", `{"n":-1.5e+10,"t":true,"f":false}`, `[1,"two",{"3":[4]},null]`,
+	`{"a":{"b":{"c":[[[]]]}}}`, "\t{\n\"ws\"\r:\t\"x\"\n}\n", `{"a":"]}"}`, `{"":""}`,
+}
+
+func TestPMObjectMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range pmtSplitSeeds {
+		pmtCheckSplit(t, []byte(s))
+	}
+	body, err := json.Marshal(pmtPacket(pmtRID(), "CRVS1", "CRVS_NEW", pmtBirthFields("Jane Doe")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pmtCheckSplit(t, body)
+}
+
+func FuzzPMObject(f *testing.F) {
+	for _, s := range pmtSplitSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pmtCheckSplit(t, data)
+	})
+}
+
+func pmtCheckSplit(t *testing.T, data []byte) {
+	t.Helper()
+	valid := json.Valid(data)
+	var wantObj map[string]json.RawMessage
+	wantObjErr := pmStrictUnmarshal(data, &wantObj)
+	gotObj, gotObjErr := pmObject(data, valid)
+	if (gotObjErr != nil) != (wantObjErr != nil) || !reflect.DeepEqual(gotObj, wantObj) {
+		t.Errorf("pmObject(%q) = %q, %v; encoding/json: %q, %v", data, gotObj, gotObjErr, wantObj, wantObjErr)
+	}
+	var wantArr []json.RawMessage
+	wantArrErr := pmStrictUnmarshal(data, &wantArr)
+	gotArr, gotArrErr := pmArray(data, valid)
+	if (gotArrErr != nil) != (wantArrErr != nil) || !reflect.DeepEqual(gotArr, wantArr) {
+		t.Errorf("pmArray(%q) = %q, %v; encoding/json: %q, %v", data, gotArr, gotArrErr, wantArr, wantArrErr)
+	}
+	// Whatever it is given, the splitter must not fail the wrong way.
+	_, _ = pmMembers(data)
+	_, _ = pmElements(data)
+}
+
+// Clients send the same schemaJson with every packet: it is parsed once,
+// by its bytes, and a different or broken one is not confused with it.
+func TestPacketManagerSchemaCache(t *testing.T) {
+	t.Parallel()
+	e := pmtNewEnv(t, pmtConfig{})
+	schemaOf := func(mutate func(req map[string]any)) (*IDSchema, pmtResult) {
+		t.Helper()
+		rid := pmtRID()
+		body := pmtPacket(rid, "CRVS1", "CRVS_NEW", pmtBirthFields("Jane Doe"))
+		if mutate != nil {
+			mutate(pmtReq(body))
+		}
+		res := e.create(t, body)
+		p, _ := e.pm.PacketFor(rid, "CRVS1", "CRVS_NEW")
+		return p.Schema, res
+	}
+	first, _ := schemaOf(nil)
+	second, _ := schemaOf(nil)
+	if first == nil || first != second {
+		t.Fatalf("the same schemaJson parsed twice (%p, %p)", first, second)
+	}
+	if n := e.pm.schemas.len(); n != 1 {
+		t.Errorf("%d schemas cached, want 1", n)
+	}
+	// Same schema, other bytes (pretty-printed): parsed on its own, and
+	// validates alike.
+	var doc any
+	if err := json.Unmarshal(DefaultIDSchema(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	pretty, _ := json.MarshalIndent(doc, "", "  ")
+	third, res := schemaOf(func(r map[string]any) { r["schemaJson"] = string(pretty) })
+	if third == nil || third == first || res.Body["response"] == nil {
+		t.Errorf("pretty-printed schema: %p (first %p): %s", third, first, res.Raw)
+	}
+	// A schema without dateOfBirth drops it: cached schemas are not mixed up.
+	small := `{"properties":{"identity":{"properties":{"fullName":{"$ref":"#/definitions/simpleType","fieldCategory":"pvt"},
+		"gender":{"$ref":"#/definitions/simpleType","fieldCategory":"pvt"}}}},"definitions":{"simpleType":{"type":"array"}}}`
+	for range 2 {
+		rid := pmtRID()
+		body := pmtPacket(rid, "CRVS1", "CRVS_NEW", pmtBirthFields("Jane Doe"))
+		pmtReq(body)["schemaJson"] = small
+		if res := e.create(t, body); res.Body["response"] == nil {
+			t.Fatalf("small schema: %s", res.Raw)
+		}
+		if d := e.pm.DroppedFields(rid); len(d) == 0 || d[0].Name != "addressLine1" {
+			t.Errorf("small schema dropped %v, want addressLine1 and the others", d)
+		}
+	}
+	// A broken schema fails every time and is not kept.
+	for range 2 {
+		if _, res := schemaOf(func(r map[string]any) { r["schemaJson"] = `{"properties":{}}` }); res.Body["response"] != nil {
+			t.Errorf("broken schema accepted: %s", res.Raw)
+		}
+	}
+	if n := e.pm.schemas.len(); n != 3 {
+		t.Errorf("%d schemas cached, want 3", n)
+	}
+	// A number is read as its text by Jackson, and is no schema.
+	if _, res := schemaOf(func(r map[string]any) { r["schemaJson"] = 12 }); res.Body["response"] != nil {
+		t.Errorf("schemaJson 12 accepted: %s", res.Raw)
+	}
+	if c := e.pm.Calls(); c[len(c)-1].ErrorCode != "KER-KPM-002" {
+		t.Errorf("schemaJson 12: %+v, want KER-KPM-002", c[len(c)-1])
+	}
+}
+
+// BenchmarkCreatePacket is the emulator's share of a registration's cost
+// (it shares the machine with the services benchmarked against it): one
+// createPacket as CRVS clients send it, the same schemaJson every time.
+func BenchmarkCreatePacket(b *testing.B) {
+	e := pmtNewEnv(b, pmtConfig{rp: func(o *RegistrationProcessorOptions) { o.ProcessingDelay = time.Hour }})
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		raw, err := json.Marshal(pmtPacket(pmtRID(), "CRVS1", "CRVS_NEW", pmtBirthFields("Jane Doe")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = raw
+	}
+	cookie := &http.Cookie{Name: "Authorization", Value: e.token}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		req := httptest.NewRequest(http.MethodPut, CreatePacketPath, bytes.NewReader(bodies[i]))
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		e.pm.handleCreate(w, req)
+		if w.Code != http.StatusOK || bytes.Contains(w.Body.Bytes(), []byte(`"response":null`)) {
+			b.Fatalf("createPacket = %d %s", w.Code, w.Body)
+		}
 	}
 }

@@ -114,7 +114,7 @@ var pmtClients = []Client{
 	{ClientID: "reg-admin", Secret: "s6", AppID: "regproc", Roles: []string{"REGISTRATION_ADMIN"}},
 }
 
-func pmtNewEnv(t *testing.T, cfg pmtConfig) *pmtEnv {
+func pmtNewEnv(t testing.TB, cfg pmtConfig) *pmtEnv {
 	t.Helper()
 	auth, err := NewAuthManager(pmtClients...)
 	if err != nil {
@@ -151,7 +151,7 @@ func pmtNewEnv(t *testing.T, cfg pmtConfig) *pmtEnv {
 
 // pmtToken authenticates over HTTP like a MOSIP client and returns the
 // Authorization cookie value.
-func pmtToken(t *testing.T, e *pmtEnv, clientID string) string {
+func pmtToken(t testing.TB, e *pmtEnv, clientID string) string {
 	t.Helper()
 	var secret string
 	for _, c := range pmtClients {

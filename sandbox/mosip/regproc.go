@@ -82,10 +82,11 @@ type RegistrationProcessorOptions struct {
 	// Hub receives CREDENTIAL_ISSUED and WORKFLOW_COMPLETED events; nil
 	// skips publishing (the events are still recorded, see Completed).
 	Hub Publisher
-	// Issuer builds credentials for CRVS_NEW identities; nil skips them.
+	// Issuer builds the credentials of identities a CRVS_NEW packet
+	// created or a CRVS_UPDATE packet changed; nil skips them.
 	Issuer CredentialIssuer
 	// CredentialPartners get one credential each for every processed new
-	// registration, published on CredentialTopic(partner).
+	// registration and update, published on CredentialTopic(partner).
 	CredentialPartners []string
 	// ProcessingDelay is the time between a workflow instance and its
 	// processing (MOSIP's re-processor picks instances up on a schedule);
@@ -139,9 +140,9 @@ type WorkflowInstance struct {
 // API and the registration processing behind it: after ProcessingDelay it
 // validates the packet's identity against the master ID schema and the
 // process's mandatory attributes, applies the packet to the Registry
-// (CRVS_NEW creates an identity and issues a credential per partner,
-// CRVS_DEATH marks the UIN's holder deceased without any credential,
-// CRVS_UPDATE changes demographics), and publishes
+// (CRVS_NEW creates an identity and CRVS_UPDATE changes one, each then
+// issuing the identity a credential per partner; CRVS_DEATH marks the
+// UIN's holder deceased without any credential), and publishes
 // REGISTRATION_PROCESSOR_WORKFLOW_COMPLETED_EVENT. It also serves the
 // registration status search.
 type RegistrationProcessor struct {
@@ -154,6 +155,10 @@ type RegistrationProcessor struct {
 
 	mu        sync.Mutex
 	instances []*WorkflowInstance
+	// latestOf is the latest instance of each registration id; present
+	// says which registration id and process pairs have one.
+	latestOf  map[string]*WorkflowInstance
+	present   map[rpInstanceKey]bool
 	completed []WorkflowCompleted
 	pending   int
 	idle      chan struct{}
@@ -165,7 +170,8 @@ func NewRegistrationProcessor(o RegistrationProcessorOptions) (*RegistrationProc
 	if o.Auth == nil || o.Packets == nil || o.Registry == nil {
 		return nil, errors.New("mosip: RegistrationProcessorOptions needs Auth, Packets and Registry")
 	}
-	rp := &RegistrationProcessor{o: o, log: o.Logger, delay: o.ProcessingDelay, idle: make(chan struct{})}
+	rp := &RegistrationProcessor{o: o, log: o.Logger, delay: o.ProcessingDelay, idle: make(chan struct{}),
+		latestOf: map[string]*WorkflowInstance{}, present: map[rpInstanceKey]bool{}}
 	close(rp.idle)
 	if rp.log == nil {
 		rp.log = slog.New(slog.DiscardHandler)
@@ -247,13 +253,14 @@ func (rp *RegistrationProcessor) Completed() []WorkflowCompleted {
 func (rp *RegistrationProcessor) latest(rid string) (WorkflowInstance, bool) {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	for i := len(rp.instances) - 1; i >= 0; i-- {
-		if rp.instances[i].RegistrationID == rid {
-			return *rp.instances[i], true
-		}
+	if in, ok := rp.latestOf[rid]; ok {
+		return *in, true
 	}
 	return WorkflowInstance{}, false
 }
+
+// rpInstanceKey is what makes a workflow instance a duplicate.
+type rpInstanceKey struct{ registrationID, process string }
 
 // rpWorkflowDTO is WorkflowInstanceDTO as Jackson binds it.
 type rpWorkflowDTO struct {
@@ -314,6 +321,8 @@ func (rp *RegistrationProcessor) handleWorkflow(w http.ResponseWriter, r *http.R
 		return
 	}
 	rp.instances = append(rp.instances, in)
+	rp.latestOf[in.RegistrationID] = in
+	rp.present[rpInstanceKey{in.RegistrationID, in.Process}] = true
 	scheduled := rp.ctx.Err() == nil
 	if scheduled {
 		if rp.pending == 0 {
@@ -337,17 +346,12 @@ func (rp *RegistrationProcessor) duplicate(in *WorkflowInstance) bool {
 }
 
 func (rp *RegistrationProcessor) duplicateLocked(in *WorkflowInstance) bool {
-	for _, prev := range rp.instances {
-		if prev.RegistrationID == in.RegistrationID && prev.Process == in.Process {
-			return true
-		}
-	}
-	return false
+	return rp.present[rpInstanceKey{in.RegistrationID, in.Process}]
 }
 
 func rpDecodeWorkflow(body []byte) (*rpWorkflowDTO, error) {
-	var top map[string]json.RawMessage
-	if err := pmStrictUnmarshal(body, &top); err != nil {
+	top, err := pmObject(body, json.Valid(body))
+	if err != nil {
 		return nil, err
 	}
 	if top == nil {
@@ -367,8 +371,8 @@ func rpDecodeWorkflow(body []byte) (*rpWorkflowDTO, error) {
 	if !ok || pmIsNull(raw) {
 		return nil, errors.New("request is null")
 	}
-	var req map[string]json.RawMessage
-	if err := pmStrictUnmarshal(raw, &req); err != nil {
+	req, err := pmObject(raw, true)
+	if err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}
 	d.Request = &struct {
@@ -386,8 +390,7 @@ func rpDecodeWorkflow(body []byte) (*rpWorkflowDTO, error) {
 		}
 	}
 	if ni, ok := req["notificationInfo"]; ok && !pmIsNull(ni) {
-		var obj map[string]json.RawMessage
-		if err := pmStrictUnmarshal(ni, &obj); err != nil {
+		if _, err := pmObject(ni, true); err != nil {
 			return nil, fmt.Errorf("request.notificationInfo: %w", err)
 		}
 		d.Request.NotificationInfo = append(json.RawMessage(nil), ni...)
@@ -579,7 +582,13 @@ func (rp *RegistrationProcessor) process(in WorkflowInstance) (result, errCode, 
 		if err != nil {
 			return failed("UIN/VID " + target + " not found in the ID repository")
 		}
-		return ResultProcessed, "", "", id.UIN
+		// CRVS_UPDATE's route (mosip-config dev2) ends, like CRVS_NEW's,
+		// with the stage that requests the partners' credentials.
+		uin = id.UIN
+		if why := rp.issueCredentials(id, in.RegistrationID); why != "" {
+			return failed(why)
+		}
+		return ResultProcessed, "", "", uin
 	}
 
 	id := Identity{
@@ -592,20 +601,32 @@ func (rp *RegistrationProcessor) process(in WorkflowInstance) (result, errCode, 
 	rpMerge(&id, p, in.RegistrationID)
 	id = rp.o.Registry.Create(id)
 	uin = id.UIN
+	if why := rp.issueCredentials(id, in.RegistrationID); why != "" {
+		return failed(why)
+	}
+	return ResultProcessed, "", "", uin
+}
+
+// issueCredentials is the credential-requestor stage: one credential of
+// the identity per partner, requested with the packet's RID (the
+// credential's registrationId and credentialSubject.id), published on the
+// partner's CREDENTIAL_ISSUED topic. It returns why the stage failed the
+// packet, or "".
+func (rp *RegistrationProcessor) issueCredentials(id Identity, rid string) string {
 	if rp.o.Issuer == nil {
-		rp.log.Info("no credential issuer configured; no credential", "rid", in.RegistrationID)
-		return ResultProcessed, "", "", uin
+		rp.log.Info("no credential issuer configured; no credential", "rid", rid)
+		return ""
 	}
 	for _, partner := range rp.o.CredentialPartners {
-		event, err := rp.o.Issuer.IssueCredential(id, in.RegistrationID)
+		event, err := rp.o.Issuer.IssueCredential(id, rid)
 		if err != nil {
-			// The credential-requestor stage fails the packet, though the
-			// UIN is already generated.
-			return failed("credential request for " + partner + " failed: " + err.Error())
+			// The stage fails the packet, though the ID repository already
+			// holds the new or changed identity.
+			return "credential request for " + partner + " failed: " + err.Error()
 		}
 		rp.publish(CredentialTopic(partner), event)
 	}
-	return ResultProcessed, "", "", uin
+	return ""
 }
 
 func (rp *RegistrationProcessor) mandatory(process string, master *IDSchema) []string {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -221,11 +223,124 @@ func TestRegprocUpdate(t *testing.T) {
 				if evs := e.completed(t, rid); len(evs) != 1 || evs[0]["resultCode"] != "PROCESSED" || evs[0]["workflowType"] != "CRVS_UPDATE" {
 					t.Errorf("events = %v", evs)
 				}
+				// As after a birth: one credential per partner, of the
+				// updated identity, requested with the update's RID.
+				var calls []pmtIssue
+				for _, is := range e.issuer.issued() {
+					if is.RID == rid {
+						calls = append(calls, is)
+					}
+				}
+				if len(calls) != 2 {
+					t.Fatalf("%d credentials issued for the update, want one per partner (2)", len(calls))
+				}
+				for _, is := range calls {
+					if is.Identity.UIN != c.target.UIN || is.Identity.FullName != "Renamed Person" ||
+						is.Identity.RegistrationIDs[len(is.Identity.RegistrationIDs)-1] != rid {
+						t.Errorf("credential of %+v, want the updated identity", is.Identity)
+					}
+				}
+				for _, partner := range []string{"opencrvs-partner", "digitalcard-partner"} {
+					n := 0
+					for _, ev := range e.hub.on(CredentialTopic(partner)) {
+						if bytes.Contains(ev.Body, []byte(rid)) {
+							n++
+						}
+					}
+					if n != 1 {
+						t.Errorf("%s: %d credentials for %s, want 1", CredentialTopic(partner), n, rid)
+					}
+				}
 			})
 		}
 	})
-	if n := len(e.issuer.issued()); n != 0 {
-		t.Errorf("updates issued %d credentials", n)
+}
+
+// A processed CRVS_UPDATE gets the partner a real credential, as a birth
+// does: signed, encrypted for the partner, on <partner>/CREDENTIAL_ISSUED,
+// naming the update packet's RID and carrying the updated demographics;
+// published before the packet is reported complete. A failed update
+// issues none, and a credential request that fails fails the packet.
+func TestRegprocUpdateIssuesCredential(t *testing.T) {
+	t.Parallel()
+	creds, _ := credTestService(t, CredentialOptions{})
+	e := pmtNewEnv(t, pmtConfig{rp: func(o *RegistrationProcessorOptions) {
+		o.Issuer, o.CredentialPartners = creds, []string{creds.PartnerID()}
+	}})
+	topic := CredentialTopic(creds.PartnerID())
+	person := DefaultIdentities()[4]
+
+	rid := pmtRID()
+	e.submit(t, rid, "CRVS1", "CRVS_UPDATE", map[string]any{"vid": person.VID, "fullName": pmtSimple("Corrected Name")})
+	e.waitIdle(t)
+	if st := e.rp.Status(rid); st != ResultProcessed {
+		t.Fatalf("update status = %s (%+v)", st, e.rp.Instances())
+	}
+	evs := e.hub.on(topic)
+	if len(evs) != 1 {
+		t.Fatalf("%d events on %s, want 1", len(evs), topic)
+	}
+	ev := credTestParseEvent(t, evs[0].Body)
+	if ev.Topic != topic || ev.Publisher != "CREDENTIAL_SERVICE" || credTestDataString(t, ev, "registrationId") != rid {
+		t.Errorf("event topic %q publisher %q registrationId %q, want %q, CREDENTIAL_SERVICE, %q",
+			ev.Topic, ev.Publisher, credTestDataString(t, ev, "registrationId"), topic, rid)
+	}
+	certs := credTestCerts(t)
+	plain := credTestDecrypt(t, certs.partner.Key, certs.partner.DER, credTestDataString(t, ev, "credential"))
+	var proof struct {
+		Signature string `json:"signature"`
+	}
+	if err := json.Unmarshal(ev.Event.Data["proof"], &proof); err != nil {
+		t.Fatalf("data.proof: %v", err)
+	}
+	credTestVerifyCertJWS(t, proof.Signature, plain)
+	var vc struct {
+		CredentialSubject map[string]json.RawMessage `json:"credentialSubject"`
+	}
+	if err := json.Unmarshal(plain, &vc); err != nil {
+		t.Fatal(err)
+	}
+	var subjectID, psut string
+	_ = json.Unmarshal(vc.CredentialSubject["id"], &subjectID)
+	_ = json.Unmarshal(vc.CredentialSubject["PSUT"], &psut)
+	if !strings.HasSuffix(subjectID, "/"+rid) || psut != creds.PartnerToken(person.UIN) ||
+		!bytes.Contains(vc.CredentialSubject["fullName"], []byte("Corrected Name")) {
+		t.Errorf("credentialSubject = %s, want id …/%s, the holder's PSUT and the corrected name", plain, rid)
+	}
+	if is := creds.Issued(); len(is) != 1 || is[0].RegistrationID != rid {
+		t.Errorf("Issued() = %+v", is)
+	}
+	all := e.hub.all()
+	if len(all) != 2 || all[0].Topic != topic || all[1].Topic != TopicWorkflowCompleted {
+		t.Errorf("publish order = %v, want the credential, then the packet status", all)
+	}
+
+	// An update of nobody issues nothing.
+	failed := pmtRID()
+	e.submit(t, failed, "CRVS1", "CRVS_UPDATE", map[string]any{"UIN": "1000000001", "fullName": pmtSimple("Nobody")})
+	e.waitIdle(t)
+	if st := e.rp.Status(failed); st != ResultFailed || len(e.hub.on(topic)) != 1 {
+		t.Errorf("unknown UIN: status %s, %d credentials", st, len(e.hub.on(topic)))
+	}
+}
+
+func TestRegprocUpdateCredentialFailure(t *testing.T) {
+	t.Parallel()
+	e := pmtNewEnv(t, pmtConfig{})
+	e.issuer.mu.Lock()
+	e.issuer.err = errPmtIssuer
+	e.issuer.mu.Unlock()
+	person := DefaultIdentities()[5]
+	rid := pmtRID()
+	e.submit(t, rid, "CRVS1", "CRVS_UPDATE", map[string]any{"UIN": person.UIN, "fullName": pmtSimple("Changed Anyway")})
+	e.waitIdle(t)
+	in := e.rp.Instances()[0]
+	if in.Status != ResultFailed || in.UIN != person.UIN || !strings.Contains(in.Reason, "credential request") {
+		t.Errorf("instance = %+v, want FAILED by the credential request, with the UIN", in)
+	}
+	// The ID repository was updated before the credential stage.
+	if id, _ := e.reg.Lookup(person.UIN); id.FullName != "Changed Anyway" {
+		t.Errorf("identity = %+v", id)
 	}
 }
 
@@ -678,5 +793,40 @@ func TestRegprocWithoutHubOrIssuer(t *testing.T) {
 
 	if _, err := NewRegistrationProcessor(RegistrationProcessorOptions{}); err == nil {
 		t.Error("NewRegistrationProcessor without Auth/Packets/Registry succeeded")
+	}
+}
+
+// BenchmarkWorkflowInstance starts a workflow after many others, as late
+// in a long benchmark run.
+func BenchmarkWorkflowInstance(b *testing.B) {
+	e := pmtNewEnv(b, pmtConfig{rp: func(o *RegistrationProcessorOptions) { o.ProcessingDelay = time.Hour }})
+	// Instances accepted before the timed ones.
+	const earlier = 20000
+	bodies := make([][]byte, earlier+b.N)
+	for i := range bodies {
+		raw, err := json.Marshal(pmtWorkflow(fmt.Sprintf("10001100049%018d", i), "CRVS1", "CRVS_NEW"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = raw
+	}
+	cookie := &http.Cookie{Name: "Authorization", Value: e.token}
+	send := func(body []byte) {
+		req := httptest.NewRequest(http.MethodPost, WorkflowInstancePath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		e.rp.handleWorkflow(w, req)
+		if !bytes.Contains(w.Body.Bytes(), []byte("workflowInstanceId")) {
+			b.Fatalf("workflowinstance = %d %s", w.Code, w.Body)
+		}
+	}
+	for _, body := range bodies[:earlier] {
+		send(body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		send(bodies[earlier+i])
 	}
 }
