@@ -14,9 +14,20 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 )
 
+// DefaultMaxConns is the size of the connection pool OpenPostgres opens
+// when the URL sets no pool_max_conns. pgx's own default, the greater of 4
+// and the number of CPUs, starves a service on a small machine: requests
+// and River's producers, completer and maintenance all queue for 4
+// connections while Postgres idles (on 2 CPUs the packet service's
+// registration throughput collapses). 16 per replica stays well within
+// Postgres's default max_connections (100) for a few services and
+// replicas; budget pool_max_conns × replicas × services against it.
+const DefaultMaxConns = 16
+
 // OpenPostgres connects to PostgreSQL at url (a pgx connection string;
-// pool_max_conns and search_path work as parameters), applies the
-// service's and River's migrations and returns the database.
+// pool_max_conns, default DefaultMaxConns, and search_path work as
+// parameters), applies the service's and River's migrations and returns
+// the database.
 //
 // Migrations run under an advisory lock, so replicas starting together
 // take turns instead of racing on the schema.
@@ -33,6 +44,9 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		// pgx errors quote the connection string, password included.
 		return nil, errors.New("postgres: cannot parse the connection URL")
+	}
+	if !setsPoolMaxConns(url) {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		// Lets a DBA tell the service's sessions from others.
@@ -53,6 +67,19 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: river: %w", err)
 	}
 	return &DB{b: b, opts: opts}, nil
+}
+
+// setsPoolMaxConns reports whether the connection string sets
+// pool_max_conns. pgx parses it as it does for the pool (an unknown
+// parameter lands in RuntimeParams, whence pgxpool takes it), so URL and
+// keyword/value forms are read alike.
+func setsPoolMaxConns(url string) bool {
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return false
+	}
+	_, ok := cc.RuntimeParams["pool_max_conns"]
+	return ok
 }
 
 type pgBackend struct {
@@ -140,6 +167,8 @@ func (b *pgBackend) begin(ctx context.Context) (Tx, error) {
 }
 
 func (b *pgBackend) reader() Querier { return pgQuerier{b.pool} }
+
+func (b *pgBackend) writer() Querier { return pgQuerier{b.pool} }
 
 func (b *pgBackend) lockRow() string { return " FOR UPDATE" }
 

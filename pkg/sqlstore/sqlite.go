@@ -52,7 +52,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds())
-	w, err := sql.Open("sqlite", path+"?"+busy+
+	w, err := openSQLite(path + "?" + busy +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -67,7 +67,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		_ = w.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	b.r, err = sql.Open("sqlite", path+"?"+busy+"&_pragma=query_only(1)")
+	b.r, err = openSQLite(path + "?" + busy + "&_pragma=query_only(1)")
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -79,6 +79,16 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: river: %w", err)
 	}
 	return &DB{b: b, opts: opts}, nil
+}
+
+// openSQLite is sql.Open("sqlite", dsn) with connections that keep their
+// statements compiled (cachingConnector).
+func openSQLite(dsn string) (*sql.DB, error) {
+	c, err := newCachingConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 type sqliteBackend struct {
@@ -128,6 +138,8 @@ func (b *sqliteBackend) begin(ctx context.Context) (Tx, error) {
 }
 
 func (b *sqliteBackend) reader() Querier { return sqliteQuerier{b.r} }
+
+func (b *sqliteBackend) writer() Querier { return sqliteQuerier{b.w} }
 
 // lockRow is empty: SQLite has no row locks, and the write transaction
 // (BEGIN IMMEDIATE on the single writer) already excludes other writers.

@@ -14,6 +14,12 @@
 // Open runs the service's migrations and River's before returning, so a
 // DB is always at the schema of the binary. Workers run on a Queue from
 // NewQueue, which builds the River client for whichever database is open.
+//
+// On Postgres the pool has DefaultMaxConns connections unless the URL sets
+// pool_max_conns, and pgx keeps every statement prepared per connection.
+// SQLite connections keep the statements run on them compiled as well, by
+// their text (stmtcache.go): a service's fixed statements, and River's,
+// are parsed once per connection rather than at every run.
 package sqlstore
 
 import (
@@ -108,7 +114,7 @@ type Rows interface {
 }
 
 // Querier runs statements written with Postgres placeholders ($1, $2, ...),
-// inside a database transaction (Tx) or not (DB.Reader).
+// inside a database transaction (Tx) or not (DB.Reader, DB.Writer).
 type Querier interface {
 	// Exec runs a statement and returns how many rows it affected.
 	Exec(ctx context.Context, q string, args ...any) (int64, error)
@@ -150,6 +156,7 @@ type backend interface {
 	dialect() string
 	begin(ctx context.Context) (Tx, error)
 	reader() Querier
+	writer() Querier
 	lockRow() string
 	timeArg(t time.Time) any
 	uniqueViolation(err error) bool
@@ -174,6 +181,13 @@ func (d *DB) Begin(ctx context.Context) (Tx, error) { return d.b.begin(ctx) }
 // Reader runs reads outside a transaction (on SQLite, read-only
 // connections that run beside the writer).
 func (d *DB) Reader() Querier { return d.b.reader() }
+
+// Writer runs statements outside a transaction, each committed on its own:
+// for a write that is a single statement (an UPDATE ... RETURNING, a
+// data-modifying WITH on Postgres), one round trip instead of BEGIN,
+// statement, COMMIT. On SQLite it is the writer connection, so it waits for
+// a Tx in progress; never call it while holding one.
+func (d *DB) Writer() Querier { return d.b.writer() }
 
 // LockRow is appended to a SELECT inside a Tx that will update the rows it
 // reads: " FOR UPDATE" on Postgres, nothing on SQLite, whose write

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -635,5 +636,59 @@ func TestServicesMigrateOneSchemaTogether(t *testing.T) {
 				t.Fatalf("round %d: service %d: %v", round, i, err)
 			}
 		}
+	}
+}
+
+// Writer's statements commit on their own: readers see them at once.
+func TestWriter(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, tg target) {
+		d := tg.mustOpen(t, testOptions(nil))
+		var note string
+		err := d.Writer().QueryRow(t.Context(), `UPDATE widgets SET note = $1 WHERE id = 0 RETURNING note`, "written").Scan(&note)
+		if err != nil || note != "written" {
+			t.Fatalf("Writer UPDATE ... RETURNING = %q, %v", note, err)
+		}
+		if n := count(t, d, `SELECT count(*) FROM widgets WHERE note = 'written'`); n != 1 {
+			t.Errorf("readers see %d written rows, want 1", n)
+		}
+	})
+}
+
+// Without pool_max_conns the pool has DefaultMaxConns connections, not
+// pgx's max(4, CPUs); the URL's setting wins.
+func TestPostgresPoolSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		conn string
+		want bool
+	}{
+		{"postgres://u@h:5432/db?sslmode=disable&pool_max_conns=3", true},
+		{"postgres://u@h:5432/db?sslmode=disable", false},
+		{"host=h user=u pool_max_conns=3", true},
+		{"host=h user=u", false},
+		{"postgres://u@h/db?application_name=pool_max_conns", false},
+	} {
+		if got := setsPoolMaxConns(tc.conn); got != tc.want {
+			t.Errorf("setsPoolMaxConns(%q) = %v, want %v", tc.conn, got, tc.want)
+		}
+	}
+	withParam := sqlstoretest.PostgresURL(t, "sqlstore_pool") // sets pool_max_conns=8
+	u, err := url.Parse(withParam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	for conn, want := range map[string]int32{withParam: 8, u.String(): DefaultMaxConns} {
+		d, err := OpenPostgres(t.Context(), conn, testOptions(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.b.(*pgBackend).pool.Config().MaxConns; got != want {
+			t.Errorf("pool of %s: %d connections, want %d", conn, got, want)
+		}
+		_ = d.Close()
 	}
 }

@@ -106,17 +106,30 @@ func (g *RIDGenerator) Form() RIDForm { return g.form }
 func (g *RIDGenerator) RefID() string { return g.center + "_" + g.machine }
 
 // Next returns a new RID. For RIDShort it is transactionID itself, which
-// must be 15 letters or digits; RIDMOSIP29 ignores transactionID.
+// must be 15 letters or digits; RIDMOSIP29 ignores transactionID and draws
+// the next number of the sequence.
 func (g *RIDGenerator) Next(ctx context.Context, transactionID string) (string, error) {
+	if g.form == RIDShort {
+		return g.Make(transactionID, 0)
+	}
+	seq, err := g.sequence(ctx)
+	if err != nil {
+		return "", fmt.Errorf("mosipclient: RID sequence: %w", err)
+	}
+	return g.Make(transactionID, seq)
+}
+
+// Make returns the RID of a transaction from a number of the sequence
+// already drawn (as the packet store does when it records the RID with the
+// transaction). For RIDShort it is transactionID itself, which must be 15
+// letters or digits, and seq is unused; RIDMOSIP29 ignores transactionID
+// and uses seq modulo 100000 with the current time.
+func (g *RIDGenerator) Make(transactionID string, seq int64) (string, error) {
 	if g.form == RIDShort {
 		if len(transactionID) != ridShortLength || !alnum(transactionID) {
 			return "", fmt.Errorf("mosipclient: short RID needs a %d-character alphanumeric transaction id", ridShortLength)
 		}
 		return transactionID, nil
-	}
-	seq, err := g.sequence(ctx)
-	if err != nil {
-		return "", fmt.Errorf("mosipclient: RID sequence: %w", err)
 	}
 	seq %= ridSequenceRange
 	if seq < 0 {

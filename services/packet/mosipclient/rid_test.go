@@ -57,6 +57,9 @@ func TestRIDShort(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("Next(%q) = %q, %v; want %q, ok=%v", tt.tx, got, err, tt.want, tt.ok)
 		}
+		if got, err := g.Make(tt.tx, 7); (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("Make(%q, 7) = %q, %v; want %q, ok=%v", tt.tx, got, err, tt.want, tt.ok)
+		}
 	}
 }
 
@@ -84,6 +87,10 @@ func TestRIDMOSIP29(t *testing.T) {
 		got, err := g.Next(context.Background(), "ignored")
 		if err != nil || got != tt.want {
 			t.Errorf("Next() with sequence %d = %q, %v; want %q", tt.seq, got, err, tt.want)
+		}
+		// Make takes the number already drawn (the store draws it).
+		if made, err := g.Make("ignored", tt.seq); err != nil || made != tt.want {
+			t.Errorf("Make(%d) = %q, %v; want %q", tt.seq, made, err, tt.want)
 		}
 		if at, ok := RIDTime(got); !ok || !at.Equal(fixedNow.Truncate(time.Second)) {
 			t.Errorf("RIDTime(%q) = %v, %v; want %v (UTC)", got, at, ok, fixedNow.Truncate(time.Second))

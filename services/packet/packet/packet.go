@@ -3,11 +3,12 @@
 // back to the OpenCRVS record.
 //
 // SubmitRegistration validates and maps a registration, records it durably
-// (store.Submit: transaction + River job in one database transaction) and
-// waits a bounded time (PACKET_SYNC_DEADLINE) for the worker to reach MOSIP.
-// The worker (a River job per transaction) drives createPacket and
-// workflowinstance as a step machine that resumes from the stored step, so a
-// retry or a restart never creates a packet twice.
+// (store.Submit: transaction, RID and River job in one database
+// transaction) and drives it through MOSIP itself for a bounded time
+// (PACKET_SYNC_DEADLINE). The worker (a River job per transaction,
+// scheduled after that drive) drives createPacket and workflowinstance as a
+// step machine that resumes from the stored step, so a retry or a restart
+// never creates a packet twice.
 //
 // A River periodic job applies PACKET_RETENTION (retention.go), and
 // metrics.go reports the transactions and the queue as gauges. docs/packet.md
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -55,6 +57,25 @@ const (
 // while it waits for the worker.
 const pollInterval = 20 * time.Millisecond
 
+// jobTimeout bounds one run of a job (two MOSIP calls of at most 10 s
+// each, and the store's steps).
+const jobTimeout = 2 * time.Minute
+
+// rescueAfter is when River hands a job that a dead replica left running
+// to another worker: the job timeout and a margin, rather than River's
+// default hour. A live worker is past its timeout by then.
+const rescueAfter = jobTimeout + time.Minute
+
+// jobGrace is the margin between the end of SubmitRegistration's own drive
+// of a new transaction (its sync deadline) and the earliest time River may
+// run the transaction's job (Submission.JobScheduledAt), so that no
+// replica's worker calls MOSIP while that drive may: it covers the time
+// MOSIP may go on with a call the deadline cut (River's own retry of a
+// timed-out call waits 2 s) and the clock skew between the replica and the
+// database River reads the schedule against. River moves scheduled jobs to
+// the queue every 5 s, so the job runs 5 to 10 s after the deadline.
+const jobGrace = 5 * time.Second
+
 // Service is a configured packet service.
 type Service struct {
 	cfg     Config
@@ -71,6 +92,18 @@ type Service struct {
 	dropped metric.Int64Counter // metrics.dropped, where SubmitRegistration counts
 	now     func() time.Time
 	backoff time.Duration
+	// jobGrace is how long after a request's own drive must have ended
+	// the transaction's job may run (the constant jobGrace unless a test
+	// changes it).
+	jobGrace time.Duration
+
+	// drivers holds the transactions being driven in this process (id →
+	// *driveSlot). A claim keeps SubmitRegistration's own drive and the
+	// River job from calling MOSIP at once for one transaction, and lets
+	// those waiting for the transaction know at once when its driver is
+	// done. Between replicas, the job's schedule keeps them apart
+	// (jobGrace), and Step's compare-and-set keeps the steps right.
+	drivers sync.Map
 }
 
 // options are the seams tests use; production code passes none.
@@ -83,6 +116,8 @@ type options struct {
 	purgeInterval time.Duration
 	// meters replaces the global meter provider.
 	meters metric.MeterProvider
+	// jobGrace replaces jobGrace's default (5 s).
+	jobGrace time.Duration
 }
 
 // New validates cfg, opens the store and builds the service and its job
@@ -114,10 +149,13 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 		cfg: cfg, log: logger, schema: schema, mapping: mp,
 		builder: &mosipclient.Builder{CenterID: cfg.CenterID, MachineID: cfg.MachineID,
 			Source: cfg.PacketSource, SchemaVersion: cfg.SchemaVersion},
-		now: o.now, backoff: o.backoff,
+		now: o.now, backoff: o.backoff, jobGrace: o.jobGrace,
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.jobGrace <= 0 {
+		s.jobGrace = jobGrace
 	}
 	if s.backoff <= 0 {
 		s.backoff = retryBase
@@ -184,10 +222,11 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 		return fail(err)
 	}
 	s.queue, err = s.store.NewQueue(workers, river.Config{
-		FetchCooldown:     10 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
-		JobTimeout:        2 * time.Minute,
-		PeriodicJobs:      purgeSchedule(cfg.Retention, interval),
+		FetchCooldown:        10 * time.Millisecond,
+		FetchPollInterval:    50 * time.Millisecond,
+		JobTimeout:           jobTimeout,
+		RescueStuckJobsAfter: rescueAfter,
+		PeriodicJobs:         purgeSchedule(cfg.Retention, interval),
 	})
 	if err != nil {
 		return fail(err)

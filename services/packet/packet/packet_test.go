@@ -42,6 +42,13 @@ type fakeMOSIP struct {
 	createFail    []int  // statuses answered to the next createPacket calls
 	workflowDown  bool   // workflowinstance answers 503
 	refuse        string // createPacket answers 200 with this error code
+	// createDelay is how long the next createPacket calls take; MOSIP
+	// goes on with a call whose client gave up, and so does the fake.
+	createDelay []time.Duration
+	// creating counts the createPacket calls in progress per RID, and
+	// maxCreating the most there ever were for one RID.
+	creating    map[string]int
+	maxCreating int
 }
 
 func newFakeMOSIP(t *testing.T) *fakeMOSIP {
@@ -63,6 +70,28 @@ func (f *fakeMOSIP) serve(w http.ResponseWriter, r *http.Request) {
 	if !strings.Contains(r.Header.Get("Cookie"), "Authorization=test-token") {
 		http.Error(w, "no token", http.StatusUnauthorized)
 		return
+	}
+	if r.URL.Path == "/create" {
+		// Counted and delayed outside the lock, so that concurrent calls
+		// overlap as they would in MOSIP.
+		rid := body.Request.ID
+		f.mu.Lock()
+		if f.creating == nil {
+			f.creating = map[string]int{}
+		}
+		f.creating[rid]++
+		f.maxCreating = max(f.maxCreating, f.creating[rid])
+		var delay time.Duration
+		if len(f.createDelay) > 0 {
+			delay, f.createDelay = f.createDelay[0], f.createDelay[1:]
+		}
+		f.mu.Unlock()
+		time.Sleep(delay)
+		defer func() {
+			f.mu.Lock()
+			f.creating[rid]--
+			f.mu.Unlock()
+		}()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -142,10 +171,12 @@ func testConfig(t *testing.T, f *fakeMOSIP, dbPath, keys string, extra map[strin
 }
 
 // startService builds and starts a service; stop (also run at cleanup)
-// stops it like a shutdown.
+// stops it like a shutdown. Jobs of new transactions may run 100 ms after
+// the request's own drive (not 5 s), so fallbacks show within a test.
 func startService(t *testing.T, cfg Config) (svc *Service, stop func()) {
 	t.Helper()
-	svc, err := newService(context.Background(), cfg, logging.Discard(), options{tokens: fakeTokens{}, backoff: 10 * time.Millisecond})
+	svc, err := newService(context.Background(), cfg, logging.Discard(),
+		options{tokens: fakeTokens{}, backoff: 10 * time.Millisecond, jobGrace: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,4 +621,13 @@ func mustListen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return lis
+}
+
+// River hands a job a dead replica left running to another worker after
+// the job's timeout and a margin, not River's default hour.
+func TestRescueAfterJobTimeout(t *testing.T) {
+	t.Parallel()
+	if rescueAfter <= jobTimeout || rescueAfter > jobTimeout+5*time.Minute {
+		t.Errorf("rescue after %s with a job timeout of %s; want the timeout and a margin of minutes", rescueAfter, jobTimeout)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -173,10 +174,14 @@ func (s *server) SubmitRegistration(ctx context.Context, req *packetv1.SubmitReg
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "encode payload: %v", err)
 	}
+	// This request drives a new transaction itself until the deadline; its
+	// job may run only once that drive has certainly ended (jobGrace).
+	deadline := svc.syncDeadline(ctx)
 	tx, created, err := svc.store.Submit(ctx, store.Submission{
 		Process: sel.process, EventID: req.GetEventId(), ActionID: req.GetActionId(),
 		RegistrationNumber: sel.registrationNumber, TrackingID: req.GetTrackingId(),
 		Token: config.Secret(req.GetCrvsToken()), Payload: store.PersonalData(raw),
+		ChooseRID: svc.rids.Make, JobScheduledAt: deadline.Add(svc.jobGrace),
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) {
@@ -190,11 +195,13 @@ func (s *server) SubmitRegistration(ctx context.Context, req *packetv1.SubmitReg
 	} else {
 		svc.log.InfoContext(ctx, "resubmission: returning the existing transaction", slog.Any("transaction", tx))
 	}
-	deadline := svc.syncDeadline(ctx)
+	driven := false
 	if created {
-		tx = svc.driveNow(ctx, tx, &p, deadline)
+		tx, driven = svc.driveNow(ctx, tx, &p, deadline)
 	}
-	tx = svc.wait(ctx, tx, deadline)
+	if !driven {
+		tx = svc.wait(ctx, tx, deadline)
+	}
 	if tx.Status == store.StatusFailed {
 		return nil, failedStatus(tx)
 	}
@@ -222,32 +229,47 @@ func (svc *Service) syncDeadline(ctx context.Context) time.Time {
 }
 
 // driveNow drives a transaction SubmitRegistration has just created, in
-// the request, up to the deadline, rather than waiting for the queue to
-// pick its job up (River finds new jobs by polling every few tens of
-// milliseconds): the answer then costs MOSIP's two calls and the store's
-// steps only. The job stays enqueued as the durable fallback: when River
-// runs it, it finds the steps done, or retries a failed step on its
-// schedule. It returns the transaction as the store has it.
-func (svc *Service) driveNow(ctx context.Context, tx store.Transaction, p *payload, deadline time.Time) store.Transaction {
+// the request, until it is past the worker's steps or the deadline, rather
+// than waiting for the queue: the answer then costs MOSIP's two calls and
+// two steps in the store. Temporary failures are retried on the worker's
+// schedule for as long as the deadline allows. It returns the transaction
+// as last recorded, and driven false (nothing done) when a driver in this
+// process has it already.
+//
+// The job stays enqueued as the durable fallback, scheduled after the
+// deadline and a margin (Submission.JobScheduledAt), so that no replica's
+// worker calls MOSIP for the transaction while this drive may: every MOSIP
+// call here runs under a context that ends at the deadline, and recording
+// MOSIP's last answer takes at most recordTimeout more, well within the
+// margin. When River runs the job, it finds the steps done, or resumes
+// from the last one.
+func (svc *Service) driveNow(ctx context.Context, tx store.Transaction, p *payload, deadline time.Time) (store.Transaction, bool) {
 	slot, ok := svc.tryClaim(tx.ID)
 	if !ok {
-		return tx // the job is already running in this process
+		return tx, false
 	}
-	cur, err := func() (cur store.Transaction, err error) {
-		dctx, cancel := context.WithDeadline(ctx, deadline)
-		defer cancel()
-		defer func() { svc.release(tx.ID, slot, cur.Status) }()
-		return svc.driveFrom(dctx, tx, p)
-	}()
-	if err == nil || ctx.Err() != nil {
-		return cur
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	defer func() { svc.release(tx.ID, slot, tx.Status) }()
+	for attempt := 1; ; attempt++ {
+		cur, err := svc.driveFrom(dctx, tx, p)
+		tx = cur
+		var cancelled *river.JobCancelError
+		if err == nil || errors.As(err, &cancelled) || dctx.Err() != nil {
+			return tx, true
+		}
+		delay := retryDelay(svc.backoff, attempt)
+		if time.Until(deadline) <= delay {
+			return tx, true // the job retries after the deadline
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-dctx.Done():
+			t.Stop()
+			return tx, true
+		}
 	}
-	// A step failed (and fail recorded it) or the deadline cut it: the
-	// store says where the transaction stands.
-	if got, gerr := svc.store.Get(ctx, tx.ID); gerr == nil {
-		return got
-	}
-	return cur
 }
 
 // wait watches the transaction until the worker moved it past packet

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -25,9 +24,11 @@ type submitWorker struct {
 	svc *Service
 }
 
-// Work runs the step machine. When SubmitRegistration is driving the
-// transaction in this process (driveNow), it waits for that first, and is
-// done if that reached the end of the worker's steps.
+// Work runs the step machine. The job of a new transaction is scheduled
+// after SubmitRegistration's own drive (driveNow) has ended; should it run
+// while a driver in this process still has the transaction anyway, it waits
+// for that driver first, and is done if that reached the end of the
+// worker's steps.
 func (w *submitWorker) Work(ctx context.Context, job *river.Job[store.SubmitJob]) error {
 	id := job.Args.TransactionID
 	slot, reached, err := w.svc.claim(ctx, id)
@@ -44,12 +45,6 @@ func (w *submitWorker) Work(ctx context.Context, job *river.Job[store.SubmitJob]
 	return err
 }
 
-// driveKey names a transaction of a service.
-type driveKey struct {
-	svc *Service
-	id  string
-}
-
 // driveSlot is a claim on driving one transaction in this process.
 type driveSlot struct {
 	done chan struct{}
@@ -58,18 +53,11 @@ type driveSlot struct {
 	reached store.Status
 }
 
-// drivers holds the transactions being driven in this process. A claim
-// keeps SubmitRegistration's immediate drive and the River job from
-// calling MOSIP twice for the same step, and lets those waiting for the
-// transaction know at once when its driver is done. Between replicas,
-// Advance's compare-and-set keeps concurrent drivers correct.
-var drivers sync.Map // driveKey → *driveSlot
-
 // tryClaim claims the transaction id, or returns false when someone in
 // this process drives it.
 func (svc *Service) tryClaim(id string) (*driveSlot, bool) {
 	slot := &driveSlot{done: make(chan struct{})}
-	if _, loaded := drivers.LoadOrStore(driveKey{svc, id}, slot); loaded {
+	if _, loaded := svc.drivers.LoadOrStore(id, slot); loaded {
 		return nil, false
 	}
 	return slot, true
@@ -81,7 +69,7 @@ func (svc *Service) tryClaim(id string) (*driveSlot, bool) {
 func (svc *Service) claim(ctx context.Context, id string) (slot *driveSlot, reached store.Status, err error) {
 	for {
 		slot := &driveSlot{done: make(chan struct{})}
-		cur, loaded := drivers.LoadOrStore(driveKey{svc, id}, slot)
+		cur, loaded := svc.drivers.LoadOrStore(id, slot)
 		if !loaded {
 			return slot, reached, nil
 		}
@@ -99,14 +87,14 @@ func (svc *Service) claim(ctx context.Context, id string) (slot *driveSlot, reac
 // wakes those waiting for it.
 func (svc *Service) release(id string, slot *driveSlot, reached store.Status) {
 	slot.reached = reached
-	drivers.CompareAndDelete(driveKey{svc, id}, slot)
+	svc.drivers.CompareAndDelete(id, slot)
 	close(slot.done)
 }
 
 // driverDone is closed when the current driver of the transaction id in
 // this process is done; nil (never ready) when there is none.
 func (svc *Service) driverDone(id string) <-chan struct{} {
-	if cur, ok := drivers.Load(driveKey{svc, id}); ok {
+	if cur, ok := svc.drivers.Load(id); ok {
 		return cur.(*driveSlot).done
 	}
 	return nil
@@ -155,7 +143,7 @@ func (svc *Service) driveFrom(ctx context.Context, tx store.Transaction, p *payl
 	if p == nil && (tx.Status == store.StatusReceived || tx.Status == store.StatusPacketCreated) {
 		p = new(payload)
 		if err := json.Unmarshal(tx.Payload, p); err != nil {
-			return tx, svc.fail(ctx, tx, fmt.Errorf("%s: stored payload unreadable: %w", codeBridge, err), true)
+			return svc.fail(ctx, tx, fmt.Errorf("%s: stored payload unreadable: %w", codeBridge, err), true)
 		}
 	}
 	id := tx.ID
@@ -189,15 +177,18 @@ func (svc *Service) driveFrom(ctx context.Context, tx store.Transaction, p *payl
 // the packet; on success the transaction is packet_created.
 func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p *payload) (store.Transaction, error) {
 	if tx.RegistrationID == "" {
+		// Submit records the RID with the transaction; older rows, or a
+		// store that did not, get it here.
 		rid, err := svc.rids.Next(ctx, tx.ID)
 		if err != nil {
 			return tx, err
 		}
-		tx, err = svc.store.Advance(ctx, tx.ID, store.StatusReceived, store.StatusReceived, "registration id chosen",
-			func(t *store.Transaction) { t.RegistrationID = rid })
+		next, err := svc.store.Step(ctx, tx.ID, store.StatusReceived, store.StatusReceived, "registration id chosen",
+			store.Change{RegistrationID: rid})
 		if err != nil {
 			return tx, err
 		}
+		tx = next
 	}
 	schemaJSON := p.SchemaJSON
 	if schemaJSON == "" {
@@ -208,13 +199,15 @@ func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p *p
 		SchemaJSON: schemaJSON, Fields: p.Fields, MetaLabels: p.Labels, Audit: p.Audit,
 	})
 	if err != nil {
-		return tx, svc.fail(ctx, tx, fmt.Errorf("%s: %w", codeBridge, err), true)
+		return svc.fail(ctx, tx, fmt.Errorf("%s: %w", codeBridge, err), true)
 	}
 	if _, err := svc.client.CreatePacket(ctx, req); err != nil {
-		return tx, svc.fail(ctx, tx, err, !mosipclient.IsTemporary(err))
+		return svc.fail(ctx, tx, err, !mosipclient.IsTemporary(err))
 	}
-	next, err := svc.store.Advance(ctx, tx.ID, store.StatusReceived, store.StatusPacketCreated, "packet created in MOSIP",
-		func(t *store.Transaction) { t.Attempts, t.LastError = 0, "" })
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	next, err := svc.store.Step(rctx, tx.ID, store.StatusReceived, store.StatusPacketCreated, "packet created in MOSIP",
+		store.Change{Succeeded: true})
 	if err != nil {
 		// The packet exists but the step is not recorded: retrying would
 		// re-create it under the same RID, which MOSIP overwrites.
@@ -230,17 +223,19 @@ func (svc *Service) createPacket(ctx context.Context, tx store.Transaction, p *p
 func (svc *Service) startWorkflow(ctx context.Context, tx store.Transaction, p *payload) (store.Transaction, error) {
 	req, err := svc.builder.WorkflowInstance(mosipclient.WorkflowInput{RID: tx.RegistrationID, Process: p.Process, Notification: p.Notification})
 	if err != nil {
-		return tx, svc.fail(ctx, tx, fmt.Errorf("%s: %w", codeBridge, err), true)
+		return svc.fail(ctx, tx, fmt.Errorf("%s: %w", codeBridge, err), true)
 	}
 	detail := "workflow started in MOSIP"
 	if _, err := svc.client.StartWorkflow(ctx, req); err != nil {
 		if !errors.Is(err, mosipclient.ErrAlreadySubmitted) {
-			return tx, svc.fail(ctx, tx, err, !mosipclient.IsTemporary(err))
+			return svc.fail(ctx, tx, err, !mosipclient.IsTemporary(err))
 		}
 		detail = "workflow already present in MOSIP (RPR-WIS-001)"
 	}
-	next, err := svc.store.Advance(ctx, tx.ID, store.StatusPacketCreated, store.StatusProcessingStarted, detail,
-		func(t *store.Transaction) { t.Attempts, t.LastError = 0, "" })
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	next, err := svc.store.Step(rctx, tx.ID, store.StatusPacketCreated, store.StatusProcessingStarted, detail,
+		store.Change{Succeeded: true})
 	if err != nil {
 		return tx, err
 	}
@@ -248,38 +243,61 @@ func (svc *Service) startWorkflow(ctx context.Context, tx store.Transaction, p *
 	return next, nil
 }
 
+// recordTimeout bounds recording MOSIP's answer once the context of the
+// call has ended (a request's deadline just after the answer, a job's
+// timeout, a shutdown): the answer is kept, rather than a retry calling
+// MOSIP again for what it already did. It is shorter than jobGrace, so
+// the record lands before the job of a request's transaction may run.
+const recordTimeout = 2 * time.Second
+
+// recordContext is ctx for recording an answer MOSIP gave under ctx: it
+// does not end with ctx, but recordTimeout after.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
 // fail records a failed step. Permanent failures end the transaction
 // (failed) and cancel the job; temporary ones are counted and retried until
-// the retry horizon, then the transaction is flagged for rejection.
-func (svc *Service) fail(ctx context.Context, tx store.Transaction, cause error, permanent bool) error {
+// the retry horizon, then the transaction is flagged for rejection. A call
+// cut by the end of ctx itself (the request's deadline, the job's timeout,
+// a shutdown) is no answer of MOSIP's and is not recorded: the job tries
+// again. It returns the transaction as recorded (tx when nothing was) and
+// the job's error.
+func (svc *Service) fail(ctx context.Context, tx store.Transaction, cause error, permanent bool) (store.Transaction, error) {
 	code, msg := describeFailure(cause)
 	lastErr := code + ": " + msg
+	failure := store.Change{Failure: lastErr}
+	if ctx.Err() != nil && errors.Is(cause, ctx.Err()) {
+		svc.log.WarnContext(ctx, "MOSIP call cut short; will retry", slog.Any("transaction", tx), slog.String("error", lastErr))
+		return tx, errors.New(lastErr)
+	}
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
 	switch {
 	case permanent:
-		if _, err := svc.store.Advance(ctx, tx.ID, tx.Status, store.StatusFailed, "MOSIP refused: "+code,
-			func(t *store.Transaction) { t.Attempts++; t.LastError = lastErr }); err != nil {
-			return err
+		next, err := svc.store.Step(rctx, tx.ID, tx.Status, store.StatusFailed, "MOSIP refused: "+code, failure)
+		if err != nil {
+			return tx, err
 		}
 		svc.log.WarnContext(ctx, "MOSIP refused the packet; transaction failed", slog.Any("transaction", tx), slog.String("code", code))
-		return river.JobCancel(errors.New(lastErr))
+		return next, river.JobCancel(errors.New(lastErr))
 	case svc.now().Sub(tx.CreatedAt) > svc.cfg.RetryHorizon:
-		if _, err := svc.store.Advance(ctx, tx.ID, tx.Status, store.StatusFlaggedForRejection,
-			"MOSIP unreachable beyond PACKET_RETRY_HORIZON: "+code,
-			func(t *store.Transaction) { t.Attempts++; t.LastError = lastErr }); err != nil {
-			return err
+		next, err := svc.store.Step(rctx, tx.ID, tx.Status, store.StatusFlaggedForRejection,
+			"MOSIP unreachable beyond PACKET_RETRY_HORIZON: "+code, failure)
+		if err != nil {
+			return tx, err
 		}
 		svc.log.ErrorContext(ctx, "MOSIP unreachable beyond the retry horizon; transaction flagged for rejection",
 			slog.Any("transaction", tx), slog.String("code", code))
-		return river.JobCancel(errors.New(lastErr))
+		return next, river.JobCancel(errors.New(lastErr))
 	default:
-		if ctx.Err() == nil {
-			if _, err := svc.store.Advance(ctx, tx.ID, tx.Status, tx.Status, "temporary failure: "+code,
-				func(t *store.Transaction) { t.Attempts++; t.LastError = lastErr }); err != nil {
-				svc.log.WarnContext(ctx, "could not record a failed attempt", slog.String("id", tx.ID), slog.String("error", err.Error()))
-			}
+		if next, err := svc.store.Step(rctx, tx.ID, tx.Status, tx.Status, "temporary failure: "+code, failure); err != nil {
+			svc.log.WarnContext(ctx, "could not record a failed attempt", slog.String("id", tx.ID), slog.String("error", err.Error()))
+		} else {
+			tx = next
 		}
 		svc.log.WarnContext(ctx, "MOSIP call failed; will retry", slog.Any("transaction", tx), slog.String("error", lastErr))
-		return errors.New(lastErr)
+		return tx, errors.New(lastErr)
 	}
 }
 

@@ -215,6 +215,11 @@ var contractCases = []struct {
 	{"Migrations", testMigrations},
 	{"RIDSequence", testRIDSequence},
 	{"Counts", testCounts},
+	{"Step", testStep},
+	{"StepRace", testStepRace},
+	{"SubmitChoosesRID", testSubmitChoosesRID},
+	{"JobScheduledAt", testJobScheduledAt},
+	{"IndexUse", testIndexUse},
 }
 
 func testSubmitAndGet(t *testing.T, h harness) {

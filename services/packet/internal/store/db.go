@@ -75,18 +75,6 @@ func (d *DB) Dialect() string { return d.b.Dialect() }
 // Close releases the database.
 func (d *DB) Close() error { return d.b.Close() }
 
-// nextSeq draws the next transaction sequence number inside t: a Postgres
-// sequence, or on SQLite a counter row, which the single writer serializes.
-func (d *DB) nextSeq(ctx context.Context, t sqlstore.Tx) (int64, error) {
-	q := `SELECT nextval('packet_transaction_seq')`
-	if d.b.Dialect() == sqlstore.SQLite {
-		q = `UPDATE packet_id_counter SET last = last + 1 WHERE id = 1 RETURNING last`
-	}
-	var n int64
-	err := t.QueryRow(ctx, q).Scan(&n)
-	return n, err
-}
-
 // clock returns now as both databases store it.
 func (d *DB) clock() time.Time { return d.now().UTC().Truncate(time.Microsecond) }
 
@@ -94,7 +82,8 @@ func (d *DB) clock() time.Time { return d.now().UTC().Truncate(time.Microsecond)
 const txColumns = `id, process, status, event_id, action_id, registration_number, registration_id,
 	tracking_id, token_enc, payload_enc, job_id, attempts, last_error, created_at, updated_at, purged_at`
 
-// sealedTx is a stored row before its token and payload are opened.
+// sealedTx is a row with its token and payload sealed: read before they
+// are opened, or built for an insert.
 type sealedTx struct {
 	Transaction
 	token, payload string
@@ -151,103 +140,250 @@ func (s Submission) validate() error {
 	return nil
 }
 
+// submitTries bounds Submit's attempts: another is needed when the
+// registration id chosen belongs to another transaction already (a
+// collision needs more than 100,000 RIDs within one second, see
+// docs/packet.md, so a second draw is already far-fetched), or when the
+// live transaction of the key was cancelled between two reads.
+const submitTries = 3
+
+// errRIDTaken means the registration id a Submit chose belongs to another
+// transaction; Submit draws again.
+var errRIDTaken = errors.New("registration id taken")
+
+// errDuplicate means a live transaction has the submission's key.
+var errDuplicate = errors.New("a live transaction has the event and action")
+
+// errKeyFreed means the live transaction of the key went away (cancelled)
+// between two reads of one Submit; Submit starts again.
+var errKeyFreed = errors.New("idempotency key freed meanwhile")
+
 // Submit records a transaction, its first audit entry and its job in one
 // database transaction, or returns the live transaction of the same event
 // and action.
+//
+// On Postgres that is a round trip drawing the numbers (answering a
+// duplicate without drawing any), then BEGIN, River's insert, one INSERT of
+// the row and its audit entry, COMMIT. On SQLite it is one write
+// transaction of a few statements on the single writer.
 func (d *DB) Submit(ctx context.Context, s Submission) (Transaction, bool, error) {
 	if err := s.validate(); err != nil {
 		return Transaction{}, false, err
 	}
-	keyed := s.EventID != "" && s.ActionID != ""
-	t, err := d.b.Begin(ctx)
-	if err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: %w", err)
-	}
-	defer t.Rollback(ctx)
-
-	// The common duplicate (OpenCRVS retrying after a timeout) is answered
-	// here without drawing a sequence number.
-	if keyed {
-		existing, err := d.liveByKey(ctx, t, s.EventID, s.ActionID)
-		if err == nil {
-			return existing, false, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
+	for try := 1; ; try++ {
+		tx, created, err := d.submit(ctx, s)
+		switch {
+		case (errors.Is(err, errRIDTaken) || errors.Is(err, errKeyFreed)) && try < submitTries:
+			continue
+		case err != nil:
 			return Transaction{}, false, fmt.Errorf("submit: %w", err)
 		}
+		return tx, created, nil
+	}
+}
+
+// submit is one attempt of Submit.
+func (d *DB) submit(ctx context.Context, s Submission) (Transaction, bool, error) {
+	keyed := s.EventID != "" && s.ActionID != ""
+	pg := d.b.Dialect() != sqlstore.SQLite
+	var seq, ridSeq int64
+	if pg {
+		// The numbers come from sequences, outside any transaction; the
+		// common duplicate (OpenCRVS retrying after a timeout) draws none.
+		var err error
+		seq, ridSeq, err = d.drawPostgres(ctx, s, keyed)
+		if errors.Is(err, errDuplicate) {
+			existing, err := d.liveByKey(ctx, d.b.Reader(), s.EventID, s.ActionID)
+			if errors.Is(err, ErrNotFound) {
+				return Transaction{}, false, errKeyFreed
+			}
+			return existing, false, err
+		}
+		if err != nil {
+			return Transaction{}, false, fmt.Errorf("draw the transaction id: %w", err)
+		}
 	}
 
-	seq, err := d.nextSeq(ctx, t)
+	t, err := d.b.Begin(ctx)
 	if err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: next transaction id: %w", err)
+		return Transaction{}, false, err
 	}
-	id, err := d.ids.format(seq)
-	if err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: %w", err)
-	}
-	now := d.clock()
-	tokenSealed, err := d.keys.seal([]byte(s.Token.Value()), aad("token", id))
-	if err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: %w", err)
-	}
-	payloadSealed, err := d.keys.seal(s.Payload, aad("payload", id))
-	if err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: %w", err)
+	defer t.Rollback(ctx)
+	if !pg {
+		// SQLite has one writer: inside its write transaction, nothing
+		// can come between this read and the insert.
+		if keyed {
+			existing, err := d.liveByKey(ctx, t, s.EventID, s.ActionID)
+			if err == nil || !errors.Is(err, ErrNotFound) {
+				return existing, false, err
+			}
+		}
+		if seq, ridSeq, err = d.drawSQLite(ctx, t, s); err != nil {
+			return Transaction{}, false, fmt.Errorf("draw the transaction id: %w", err)
+		}
 	}
 
-	// A concurrent Submit of the same key that committed first makes this
-	// insert do nothing (Postgres waits for it on the unique index), and the
-	// winner is returned below. The conflict target names the partial
-	// index, so a clash on the primary key still fails loudly.
-	var inserted string
-	err = t.QueryRow(ctx, `INSERT INTO packet_transactions
-		(id, process, status, event_id, action_id, registration_number, tracking_id, token_enc, payload_enc, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-		ON CONFLICT (event_id, action_id) WHERE event_id <> '' AND action_id <> '' AND status <> 'cancelled' DO NOTHING
-		RETURNING id`,
-		id, string(s.Process), string(StatusReceived), s.EventID, s.ActionID, s.RegistrationNumber, s.TrackingID,
-		tokenSealed, payloadSealed, d.b.TimeArg(now)).Scan(&inserted)
-	if sqlstore.NoRows(err) && keyed {
+	row, err := d.newRow(s, seq, ridSeq)
+	if err != nil {
+		return Transaction{}, false, err
+	}
+	opts := &river.InsertOpts{MaxAttempts: d.maxJobs, ScheduledAt: s.JobScheduledAt}
+	if row.JobID, err = t.InsertJob(ctx, SubmitJob{TransactionID: row.ID}, opts); err != nil {
+		return Transaction{}, false, fmt.Errorf("enqueue job: %w", err)
+	}
+	inserted, err := d.insertRow(ctx, t, row)
+	if err != nil {
+		t.Rollback(ctx)
+		return Transaction{}, false, d.insertError(ctx, row, err)
+	}
+	if !inserted {
+		// A concurrent Submit of the same key committed first (Postgres
+		// waited for it on the unique index): return the winner. This job
+		// goes with the rollback.
 		existing, err := d.liveByKey(ctx, t, s.EventID, s.ActionID)
 		if err != nil {
-			return Transaction{}, false, fmt.Errorf("submit: concurrent duplicate: %w", err)
+			return Transaction{}, false, fmt.Errorf("concurrent duplicate: %w", err)
 		}
 		return existing, false, nil
 	}
-	if err != nil {
-		if d.b.UniqueViolation(err) {
-			return Transaction{}, false, fmt.Errorf("submit: transaction id %s is taken (was TRANSACTION_ID_PREFIX changed?): %w", id, err)
-		}
-		return Transaction{}, false, fmt.Errorf("submit: insert: %w", err)
-	}
-
-	var opts *river.InsertOpts
-	if d.maxJobs > 0 {
-		opts = &river.InsertOpts{MaxAttempts: d.maxJobs}
-	}
-	jobID, err := t.InsertJob(ctx, SubmitJob{TransactionID: id}, opts)
-	if err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: enqueue job: %w", err)
-	}
-	if _, err := t.Exec(ctx, `UPDATE packet_transactions SET job_id = $2 WHERE id = $1`, id, jobID); err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: record job: %w", err)
-	}
-	if err := d.appendAudit(ctx, t, id, now, "", StatusReceived, "received from OpenCRVS"); err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: %w", err)
-	}
 	if d.beforeCommit != nil {
 		if err := d.beforeCommit(ctx); err != nil {
-			return Transaction{}, false, fmt.Errorf("submit: %w", err)
+			return Transaction{}, false, err
 		}
 	}
 	if err := t.Commit(ctx); err != nil {
-		return Transaction{}, false, fmt.Errorf("submit: commit: %w", err)
+		return Transaction{}, false, fmt.Errorf("commit: %w", err)
 	}
-	return Transaction{
+	row.Token, row.Payload = s.Token, bytes.Clone(s.Payload)
+	return row.Transaction, true, nil
+}
+
+// drawPostgres draws the transaction's sequence number and, when the
+// submission chooses its RID, the RID sequence's, in one statement. For a
+// keyed submission it draws nothing, and returns errDuplicate, when a live
+// transaction has the key.
+func (d *DB) drawPostgres(ctx context.Context, s Submission, keyed bool) (seq, ridSeq int64, err error) {
+	q := `SELECT nextval('packet_transaction_seq'), ` + ridDraw(s)
+	var args []any
+	if keyed {
+		// Without a row, the one-time filter keeps the sequences untouched.
+		q += ` WHERE NOT EXISTS (SELECT 1 FROM packet_transactions WHERE ` + liveKeyWhere + `)`
+		args = []any{s.EventID, s.ActionID}
+	}
+	err = d.b.Writer().QueryRow(ctx, q, args...).Scan(&seq, &ridSeq)
+	if sqlstore.NoRows(err) {
+		return 0, 0, errDuplicate
+	}
+	return seq, ridSeq, err
+}
+
+// ridDraw is the select-list entry drawing the RID sequence number: none
+// (0) when the submission does not choose its RID.
+func ridDraw(s Submission) string {
+	if s.ChooseRID == nil {
+		return `0`
+	}
+	return `nextval('packet_rid_seq')`
+}
+
+// drawSQLite draws the numbers of drawPostgres from the counter rows,
+// inside t.
+func (d *DB) drawSQLite(ctx context.Context, t sqlstore.Tx, s Submission) (seq, ridSeq int64, err error) {
+	err = t.QueryRow(ctx, `UPDATE packet_id_counter SET last = last + 1 WHERE id = 1 RETURNING last`).Scan(&seq)
+	if err != nil || s.ChooseRID == nil {
+		return seq, 0, err
+	}
+	err = t.QueryRow(ctx, ridCounterSQL, ridSequenceRange).Scan(&ridSeq)
+	return seq, ridSeq, err
+}
+
+// ridCounterSQL draws the next number of SQLite's RID counter.
+const ridCounterSQL = `UPDATE packet_rid_counter SET last = (last + 1) % $1 WHERE id = 1 RETURNING last`
+
+// newRow builds the row of a new transaction: its id from seq, its RID
+// (when the submission chooses it) from ridSeq, its token and payload
+// sealed for it.
+func (d *DB) newRow(s Submission, seq, ridSeq int64) (sealedTx, error) {
+	id, err := d.ids.format(seq)
+	if err != nil {
+		return sealedTx{}, err
+	}
+	now := d.clock()
+	r := sealedTx{Transaction: Transaction{
 		ID: id, Process: s.Process, Status: StatusReceived, EventID: s.EventID, ActionID: s.ActionID,
-		RegistrationNumber: s.RegistrationNumber, TrackingID: s.TrackingID, Token: s.Token,
-		Payload: bytes.Clone(s.Payload), JobID: jobID, CreatedAt: now, UpdatedAt: now,
-	}, true, nil
+		RegistrationNumber: s.RegistrationNumber, TrackingID: s.TrackingID, CreatedAt: now, UpdatedAt: now,
+	}}
+	if s.ChooseRID != nil {
+		if r.RegistrationID, err = s.ChooseRID(id, ridSeq); err != nil {
+			return sealedTx{}, fmt.Errorf("choose the registration id: %w", err)
+		}
+		if r.RegistrationID == "" || len(r.RegistrationID) > maxIDFieldLen {
+			return sealedTx{}, fmt.Errorf("%w: chosen registration id %q is empty or longer than %d bytes", ErrInvalid, r.RegistrationID, maxIDFieldLen)
+		}
+	}
+	if r.token, err = d.keys.seal([]byte(s.Token.Value()), aad("token", id)); err != nil {
+		return sealedTx{}, err
+	}
+	if r.payload, err = d.keys.seal(s.Payload, aad("payload", id)); err != nil {
+		return sealedTx{}, err
+	}
+	return r, nil
+}
+
+// insertTxSQL inserts a new transaction. A concurrent Submit of the same
+// key that committed first makes it do nothing (Postgres waits for that
+// one on the unique index). The conflict target names the partial index,
+// so a clash on the primary key or the RID still fails loudly.
+const insertTxSQL = `INSERT INTO packet_transactions
+		(id, process, status, event_id, action_id, registration_number, registration_id, tracking_id,
+		token_enc, payload_enc, job_id, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+		ON CONFLICT (event_id, action_id) WHERE event_id <> '' AND action_id <> '' AND status <> 'cancelled' DO NOTHING
+		RETURNING id`
+
+// insertRow inserts the row and its first audit entry inside t: one
+// statement on Postgres (the audit entry in a data-modifying WITH), two on
+// SQLite. inserted is false when a live transaction has the key.
+func (d *DB) insertRow(ctx context.Context, t sqlstore.Tx, r sealedTx) (inserted bool, err error) {
+	detail := "received from OpenCRVS"
+	if r.RegistrationID != "" {
+		detail += "; registration id chosen"
+	}
+	args := []any{r.ID, string(r.Process), string(StatusReceived), r.EventID, r.ActionID, r.RegistrationNumber,
+		r.RegistrationID, r.TrackingID, r.token, r.payload, r.JobID, d.b.TimeArg(r.CreatedAt)}
+	var id string
+	if d.b.Dialect() == sqlstore.SQLite {
+		err = t.QueryRow(ctx, insertTxSQL, args...).Scan(&id)
+		if err == nil {
+			err = d.appendAudit(ctx, t, r.ID, r.CreatedAt, "", StatusReceived, detail)
+		}
+	} else {
+		err = t.QueryRow(ctx, `WITH inserted AS (`+insertTxSQL+`)
+			INSERT INTO packet_audit (transaction_id, at, from_status, to_status, detail)
+			SELECT id, $12, '', $3, $13 FROM inserted
+			RETURNING transaction_id`, append(args, detail)...).Scan(&id)
+	}
+	if sqlstore.NoRows(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// insertError explains a failed insert: a unique violation is the
+// transaction id (the sequence restarted, or TRANSACTION_ID_PREFIX
+// changed) or the chosen RID (errRIDTaken: Submit draws again).
+func (d *DB) insertError(ctx context.Context, r sealedTx, err error) error {
+	if !d.b.UniqueViolation(err) {
+		return fmt.Errorf("insert: %w", err)
+	}
+	var n int64
+	if cerr := d.b.Reader().QueryRow(ctx, `SELECT count(*) FROM packet_transactions WHERE id = $1`, r.ID).Scan(&n); cerr != nil {
+		return fmt.Errorf("insert: %w", errors.Join(err, cerr))
+	}
+	if n == 0 && r.RegistrationID != "" {
+		return fmt.Errorf("%w: %w", errRIDTaken, err)
+	}
+	return fmt.Errorf("transaction id %s is taken (was TRANSACTION_ID_PREFIX changed?): %w", r.ID, err)
 }
 
 func (d *DB) appendAudit(ctx context.Context, q sqlstore.Querier, id string, at time.Time, from, to Status, detail string) error {
@@ -259,11 +395,21 @@ func (d *DB) appendAudit(ctx context.Context, q sqlstore.Querier, id string, at 
 	return nil
 }
 
+// liveKeyWhere selects the live transaction of an event ($1) and action
+// ($2). It repeats the predicates of the partial unique index
+// packet_transactions_idempotency_key, so that both planners use the index
+// whatever the arguments (a generic Postgres plan knows none of them).
+const liveKeyWhere = `event_id = $1 AND action_id = $2 AND event_id <> '' AND action_id <> '' AND status <> 'cancelled'`
+
+// ridWhere selects the transaction of a RID ($1), repeating the predicate
+// of the partial unique index packet_transactions_registration_id (see
+// liveKeyWhere).
+const ridWhere = `registration_id = $1 AND registration_id <> ''`
+
 // liveByKey finds the transaction of an event and action that is not
 // cancelled; the partial unique index allows at most one.
 func (d *DB) liveByKey(ctx context.Context, q sqlstore.Querier, eventID, actionID string) (Transaction, error) {
-	s, err := scanTx(q.QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions
-		WHERE event_id = $1 AND action_id = $2 AND status <> 'cancelled'`, eventID, actionID))
+	s, err := scanTx(q.QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE `+liveKeyWhere, eventID, actionID))
 	if sqlstore.NoRows(err) {
 		return Transaction{}, ErrNotFound
 	}
@@ -294,7 +440,7 @@ func (d *DB) GetByRegistrationID(ctx context.Context, rid string) (Transaction, 
 	if rid == "" || len(rid) > 64 {
 		return Transaction{}, fmt.Errorf("%w: a registration id is 1 to 64 characters", ErrInvalid)
 	}
-	s, err := scanTx(d.b.Reader().QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE registration_id = $1`, rid))
+	s, err := scanTx(d.b.Reader().QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE `+ridWhere, rid))
 	if sqlstore.NoRows(err) {
 		return Transaction{}, fmt.Errorf("get by registration id: %w", ErrNotFound)
 	}
@@ -451,6 +597,114 @@ func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail str
 	}
 	if err := t.Commit(ctx); err != nil {
 		return Transaction{}, fmt.Errorf("advance %s: commit: %w", id, err)
+	}
+	return next, nil
+}
+
+// metaColumns are the columns scanMeta reads, in order: all but the sealed
+// token and payload.
+const metaColumns = `id, process, status, event_id, action_id, registration_number, registration_id,
+	tracking_id, job_id, attempts, last_error, created_at, updated_at, purged_at`
+
+func scanMeta(r sqlstore.Row) (Transaction, error) {
+	var t Transaction
+	err := r.Scan(&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
+		&t.TrackingID, &t.JobID, &t.Attempts, &t.LastError,
+		sqlstore.ScanTime(&t.CreatedAt), sqlstore.ScanTime(&t.UpdatedAt), sqlstore.ScanTime(&t.PurgedAt))
+	return t, err
+}
+
+// stepSQL is Step's compare-and-set: $1 id, $2 from, $3 to, $4 the RID
+// to record (empty for none), $5 a failed attempt, $6 a success, $7 the
+// failure, $8 now. The RID is set once: a different one matches no row.
+const stepSQL = `UPDATE packet_transactions SET status = $3,
+		registration_id = CASE WHEN $4 = '' THEN registration_id ELSE $4 END,
+		attempts = CASE WHEN $5 THEN attempts + 1 WHEN $6 THEN 0 ELSE attempts END,
+		last_error = CASE WHEN $5 THEN $7 WHEN $6 THEN '' ELSE last_error END,
+		updated_at = $8
+	WHERE id = $1 AND status = $2 AND ($4 = '' OR registration_id IN ('', $4))
+	RETURNING ` + metaColumns
+
+// stepPostgresSQL is stepSQL with its audit entry ($9 the detail) in one
+// statement: the data-modifying WITH inserts it exactly when the update
+// matched.
+const stepPostgresSQL = `WITH moved AS (` + stepSQL + `), audit AS (
+		INSERT INTO packet_audit (transaction_id, at, from_status, to_status, detail)
+		SELECT id, $8, $2, $3, $9 FROM moved)
+	SELECT ` + metaColumns + ` FROM moved`
+
+// stepTries bounds Step's attempts when the transaction keeps moving
+// between its compare-and-set and the read explaining why it missed.
+const stepTries = 3
+
+// Step moves a transaction as Advance does, recording c: one statement
+// committed on its own on Postgres, an UPDATE ... RETURNING and the audit
+// entry in one write transaction on SQLite. Nothing is read or decrypted
+// first; a missed compare-and-set costs one read to say why.
+func (d *DB) Step(ctx context.Context, id string, from, to Status, detail string, c Change) (Transaction, error) {
+	if !CanAdvance(from, to) {
+		return Transaction{}, fmt.Errorf("%w: transaction cannot go from %q to %q", ErrInvalid, from, to)
+	}
+	if err := c.check(); err != nil {
+		return Transaction{}, fmt.Errorf("step %s: %w", id, err)
+	}
+	if !validID(id) {
+		return Transaction{}, fmt.Errorf("step %q: %w", id, ErrNotFound)
+	}
+	for range stepTries {
+		t, err := d.step(ctx, id, from, to, truncate(detail, maxDetailLen), c)
+		if err == nil {
+			return t, nil
+		}
+		if !sqlstore.NoRows(err) {
+			if d.b.UniqueViolation(err) {
+				return Transaction{}, fmt.Errorf("step %s: %w: registration id %q belongs to another transaction", id, ErrInvalid, c.RegistrationID)
+			}
+			return Transaction{}, fmt.Errorf("step %s: %w", id, err)
+		}
+		// Nothing matched: say why.
+		var status Status
+		var rid string
+		err = d.b.Reader().QueryRow(ctx, `SELECT status, registration_id FROM packet_transactions WHERE id = $1`, id).Scan(&status, &rid)
+		switch {
+		case sqlstore.NoRows(err):
+			return Transaction{}, fmt.Errorf("step %s: %w", id, ErrNotFound)
+		case err != nil:
+			return Transaction{}, fmt.Errorf("step %s: %w", id, err)
+		case status != from:
+			return Transaction{}, &ConflictError{ID: id, Expected: from, Actual: status}
+		case c.RegistrationID != "" && rid != "" && rid != c.RegistrationID:
+			return Transaction{}, fmt.Errorf("step %s: %w: the registration id is set once", id, ErrInvalid)
+		}
+		// Back at from since the compare-and-set (it can only be a step
+		// that stays where it is): try again.
+	}
+	return Transaction{}, fmt.Errorf("step %s: %w: it kept changing", id, ErrConflict)
+}
+
+// step runs Step's statements once; sql.ErrNoRows when the compare-and-set
+// matched nothing.
+func (d *DB) step(ctx context.Context, id string, from, to Status, detail string, c Change) (Transaction, error) {
+	now := d.clock()
+	args := []any{id, string(from), string(to), c.RegistrationID, c.Failure != "", c.Succeeded,
+		truncate(c.Failure, maxLastErrorLen), d.b.TimeArg(now)}
+	if d.b.Dialect() != sqlstore.SQLite {
+		return scanMeta(d.b.Writer().QueryRow(ctx, stepPostgresSQL, append(args, detail)...))
+	}
+	t, err := d.b.Begin(ctx)
+	if err != nil {
+		return Transaction{}, err
+	}
+	defer t.Rollback(ctx)
+	next, err := scanMeta(t.QueryRow(ctx, stepSQL, args...))
+	if err != nil {
+		return Transaction{}, err
+	}
+	if err := d.appendAudit(ctx, t, id, now, from, to, detail); err != nil {
+		return Transaction{}, err
+	}
+	if err := t.Commit(ctx); err != nil {
+		return Transaction{}, fmt.Errorf("commit: %w", err)
 	}
 	return next, nil
 }
@@ -734,7 +988,7 @@ const ridSequenceRange = 100000
 func (d *DB) NextRIDSequence(ctx context.Context) (int64, error) {
 	var n int64
 	if d.b.Dialect() != sqlstore.SQLite {
-		if err := d.b.Reader().QueryRow(ctx, `SELECT nextval('packet_rid_seq')`).Scan(&n); err != nil {
+		if err := d.b.Writer().QueryRow(ctx, `SELECT nextval('packet_rid_seq')`).Scan(&n); err != nil {
 			return 0, fmt.Errorf("rid sequence: %w", err)
 		}
 		return n, nil
@@ -744,8 +998,7 @@ func (d *DB) NextRIDSequence(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("rid sequence: %w", err)
 	}
 	defer t.Rollback(ctx)
-	err = t.QueryRow(ctx, `UPDATE packet_rid_counter SET last = (last + 1) % $1 WHERE id = 1 RETURNING last`,
-		ridSequenceRange).Scan(&n)
+	err = t.QueryRow(ctx, ridCounterSQL, ridSequenceRange).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("rid sequence: %w", err)
 	}

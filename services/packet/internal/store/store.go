@@ -16,16 +16,20 @@
 //     its first audit entry and its job in one database transaction, so a
 //     transaction without a job (or a job without a transaction) never exists.
 //
-// A worker drives a transaction forward with Advance, a compare-and-set on
-// the current step: a retried job reads the step it stopped at and resumes
-// there, and two workers racing on one transaction cannot both win. The
-// SubmitJob worker is expected to work like this:
+// A worker drives a transaction forward with Step (or Advance, which takes
+// any mutation but reads the row first), a compare-and-set on the current
+// step: a retried job reads the step it stopped at and resumes there, and
+// two workers racing on one transaction cannot both win. The SubmitJob
+// worker is expected to work like this:
 //
-//   - received: choose the MOSIP RID and record it first, with
-//     Advance(id, received, received, ...), so a retry after a crash sends
-//     the same RID rather than a second packet under a new one; create the
-//     packet; Advance(id, received, packet_created, ...).
-//   - packet_created: start processing; Advance to processing_started.
+//   - received: the MOSIP RID is recorded before the packet is sent, so a
+//     retry after a crash sends the same RID rather than a second packet
+//     under a new one. Submit records it with the transaction when the
+//     submission chooses it (Submission.ChooseRID); otherwise the worker
+//     chooses it and records it first, with Step(id, received, received,
+//     Change{RegistrationID: ...}). Create the packet; Step(id, received,
+//     packet_created, ...).
+//   - packet_created: start processing; Step to processing_started.
 //   - later steps belong to the notification service (MOSIP's answer and
 //     OpenCRVS's confirmation); the job is done.
 //   - a *ConflictError means someone else moved the transaction: read it
@@ -91,6 +95,18 @@ type Submission struct {
 	// Payload is the validated MOSIP packet request (JSON) the worker sends.
 	// It holds personal data: stored sealed, wiped by Purge.
 	Payload PersonalData
+	// ChooseRID, when not nil, chooses the MOSIP registration id (RID) of
+	// a new transaction inside Submit's database transaction, from the
+	// transaction id and the next number of the RID sequence every replica
+	// shares (NextRIDSequence's, drawn for it), so that no step of its own
+	// has to record it. It is not called for a duplicate. nil leaves the
+	// RID to the worker.
+	ChooseRID func(transactionID string, ridSequence int64) (string, error)
+	// JobScheduledAt, when not zero, is the earliest time River may run the
+	// transaction's job: the submitter drives the transaction itself until
+	// then, and no replica's worker may call MOSIP for it meanwhile. Zero
+	// makes the job available at once.
+	JobScheduledAt time.Time
 }
 
 // Transaction is the stored record of one registration on its way to MOSIP
@@ -212,6 +228,31 @@ type Page struct {
 // through Advance's to); changing them makes Advance fail with ErrInvalid.
 type Mutation func(*Transaction)
 
+// Change is what Step records besides the step: the worker's own fields.
+type Change struct {
+	// RegistrationID, when not empty, records the MOSIP registration id.
+	// It is set once: the same RID again changes nothing, another one is
+	// refused (ErrInvalid), as is one that belongs to another transaction.
+	RegistrationID string
+	// Failure, when not empty, records a failed attempt: Attempts grows by
+	// one and LastError becomes Failure (cut to 2,000 bytes). Never personal
+	// data: MOSIP's code and message, not the request.
+	Failure string
+	// Succeeded records that the step's work is done: Attempts back to 0,
+	// LastError cleared. It cannot go with a Failure.
+	Succeeded bool
+}
+
+func (c Change) check() error {
+	switch {
+	case c.Failure != "" && c.Succeeded:
+		return fmt.Errorf("%w: a change cannot record a failure and a success", ErrInvalid)
+	case len(c.RegistrationID) > maxIDFieldLen:
+		return fmt.Errorf("%w: registration id longer than %d bytes", ErrInvalid, maxIDFieldLen)
+	}
+	return nil
+}
+
 // Store is the transaction storage of the packet service. Both
 // implementations (Postgres, SQLite) pass the same contract test.
 type Store interface {
@@ -238,6 +279,11 @@ type Store interface {
 	// when the transaction is no longer at from, and with ErrInvalid when
 	// CanAdvance(from, to) is false. from == to records data within a step.
 	Advance(ctx context.Context, id string, from, to Status, detail string, mutate Mutation) (Transaction, error)
+	// Step is Advance for what the worker records (Change), without reading
+	// the transaction first: one compare-and-set with its audit entry. It
+	// returns the transaction without its token and payload (as List
+	// does), and fails like Advance.
+	Step(ctx context.Context, id string, from, to Status, detail string, c Change) (Transaction, error)
 	// Cancel moves an unfinished transaction to cancelled and cancels its
 	// job. A cancelled transaction frees its idempotency key, so OpenCRVS may
 	// submit the record again. Cancelling a cancelled transaction is a no-op;
