@@ -13,18 +13,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -36,15 +32,11 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/mosipcrvs/bridge/pkg/config"
-	"github.com/mosipcrvs/bridge/pkg/logging"
 	"github.com/mosipcrvs/bridge/pkg/rpc"
 	"github.com/mosipcrvs/bridge/pkg/sqlstore"
 	"github.com/mosipcrvs/bridge/pkg/sqlstore/sqlstoretest"
 	packetv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1"
-	"github.com/mosipcrvs/bridge/sandbox/allinone"
 	"github.com/mosipcrvs/bridge/sandbox/mosip"
-	"github.com/mosipcrvs/bridge/sandbox/server"
 )
 
 // nbSecret is the hub.secret NotificationSandboxEnv configures.
@@ -55,60 +47,10 @@ const nbSecret = "sandbox-websub-secret"
 // moves both the packet and the notification service to PostgreSQL).
 func startNotifBench(tb testing.TB, extra map[string]string) *notifBench {
 	tb.Helper()
-	var sbCfg server.Config
-	if err := config.Load(&sbCfg, config.MapLookuper(map[string]string{"SANDBOX_PROCESSING_DELAY": "10ms", "SANDBOX_HUB_RETRY_BACKOFF": "10ms"})); err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	sb, err := server.New(sbCfg, "http://"+srv.Listener.Addr().String(), logging.Discard())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv.Config.Handler = sb.Handler()
-	srv.Start()
-	tb.Cleanup(func() { srv.Close(); _ = sb.Close() })
-
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	dir := tb.TempDir()
-	env := map[string]string{
-		"HOST": "127.0.0.1", "PORT": "0",
-		"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
-		"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
-		"MOSIP_AUTH_URL":                  srv.URL + mosip.AuthPath,
-		"MOSIP_PACKET_AUTH_CLIENT_ID":     sbCfg.PacketClientID,
-		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sbCfg.PacketClientSecret.Value(),
-		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sbCfg.PartnerID,
-		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
-		"MOSIP_CREATE_PACKET_URL":         srv.URL + "/commons/v1/packetmanager/createPacket",
-		"MOSIP_PROCESS_PACKET_URL":        srv.URL + "/registrationprocessor/v1/workflowmanager/workflowinstance",
-		"CLIENT_APP_URL":                  "http://localhost:3000",
-		"OPENCRVS_PUBLIC_KEY_URL":         srv.URL + "/.well-known",
-		"PACKET_SQLITE_PATH":              filepath.Join(dir, "packet.db"),
-		"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(key),
-		"PACKET_SYNC_DEADLINE":            "5s",
-		"NOTIFICATION_SQLITE_PATH":        filepath.Join(dir, "notification.db"),
-	}
-	files, err := sb.WriteKeys(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	maps.Copy(env, allinone.ESignetVerifySandboxEnv(sb, files))
-	maps.Copy(env, allinone.NotificationSandboxEnv(sb, files))
+	sb, _ := startSandbox(tb, nil, nil)
+	env := bridgeEnv(tb, sb)
 	maps.Copy(env, extra)
-	ctx, cancel := context.WithCancel(context.Background())
-	sys, err := allinone.Start(ctx, allinone.Options{Logger: logging.Discard(), Lookup: config.MapLookuper(env)})
-	if err != nil {
-		cancel()
-		tb.Fatalf("allinone.Start = %v", err)
-	}
-	tb.Cleanup(func() {
-		cancel()
-		if err := sys.Wait(); err != nil {
-			tb.Errorf("Wait() = %v", err)
-		}
-	})
-	return &notifBench{&bridge{sb: sb, sys: sys}}
+	return &notifBench{&bridge{sb: sb, sys: startSystem(tb, env)}}
 }
 
 // notifBench is the whole system in front of a fresh sandbox, for the

@@ -10,7 +10,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -761,48 +760,19 @@ func (c *crvsTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func startFaultBridge(t *testing.T, extra map[string]string) *faultBridge {
 	t.Helper()
-	var sbCfg server.Config
-	if err := config.Load(&sbCfg, config.MapLookuper(map[string]string{"SANDBOX_PROCESSING_DELAY": "10ms", "SANDBOX_HUB_RETRY_BACKOFF": "10ms"})); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	sb, err := server.New(sbCfg, "http://"+srv.Listener.Addr().String(), logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb := &faultBridge{sb: sb, tap: &crvsTap{next: sb.Handler(), closed: make(chan struct{})}}
-	srv.Config.Handler = fb.tap
-	srv.Start()
-	t.Cleanup(func() { close(fb.tap.closed); srv.Close(); _ = sb.Close() })
+	fb := &faultBridge{}
+	sb, _ := startSandbox(t, nil, func(h http.Handler) http.Handler {
+		fb.tap = &crvsTap{next: h, closed: make(chan struct{})}
+		return fb.tap
+	})
+	fb.sb = sb
+	// Runs before the sandbox's server closes (cleanups run last first):
+	// held requests must be let go for it to close.
+	t.Cleanup(func() { close(fb.tap.closed) })
 	fb.callback = httptest.NewServer(http.HandlerFunc(fb.serveCallback))
 	t.Cleanup(fb.callback.Close)
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := map[string]string{
-		"HOST": "127.0.0.1", "PORT": "0",
-		"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
-		"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
-		"MOSIP_AUTH_URL":                  srv.URL + mosip.AuthPath,
-		"MOSIP_PACKET_AUTH_CLIENT_ID":     sbCfg.PacketClientID,
-		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sbCfg.PacketClientSecret.Value(),
-		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sbCfg.PartnerID,
-		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
-		"MOSIP_CREATE_PACKET_URL":         srv.URL + "/commons/v1/packetmanager/createPacket",
-		"MOSIP_PROCESS_PACKET_URL":        srv.URL + "/registrationprocessor/v1/workflowmanager/workflowinstance",
-		"CLIENT_APP_URL":                  "http://localhost:3000",
-		"OPENCRVS_PUBLIC_KEY_URL":         srv.URL + "/.well-known",
-		"PACKET_SQLITE_PATH":              filepath.Join(t.TempDir(), "packet.db"),
-		"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(key),
-		"PACKET_SYNC_DEADLINE":            "5s",
-	}
-	files, err := sb.WriteKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps.Copy(env, allinone.ESignetVerifySandboxEnv(sb, files))
-	maps.Copy(env, allinone.NotificationSandboxEnv(sb, files))
-	env["NOTIFICATION_SQLITE_PATH"] = filepath.Join(t.TempDir(), "notification.db")
+	env := bridgeEnv(t, sb)
 	maps.Copy(env, extra)
 	fb.notifEnv = maps.Clone(env)
 	// allinone's notification service: nothing listens on port 1.
@@ -814,18 +784,7 @@ func startFaultBridge(t *testing.T, extra map[string]string) *faultBridge {
 		riverSchema(t, env["DATABASE_URL"])
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	sys, err := allinone.Start(ctx, allinone.Options{Logger: logging.Discard(), Lookup: config.MapLookuper(env)})
-	if err != nil {
-		cancel()
-		t.Fatalf("allinone.Start = %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := sys.Wait(); err != nil {
-			t.Errorf("Wait() = %v", err)
-		}
-	})
+	sys := startSystem(t, env)
 	fb.sys = sys
 	fb.notifEnv["AUTH_TOKEN_ADDR"] = sys.Addrs["auth-token"]
 	fb.notifEnv["PACKET_ADDR"] = sys.Addrs["packet"]

@@ -2,16 +2,13 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +26,6 @@ import (
 	"github.com/mosipcrvs/bridge/pkg/rpc"
 	"github.com/mosipcrvs/bridge/pkg/sqlstore/sqlstoretest"
 	packetv1 "github.com/mosipcrvs/bridge/proto/mosipcrvs/packet/v1"
-	"github.com/mosipcrvs/bridge/sandbox/mosip"
 	"github.com/mosipcrvs/bridge/sandbox/server"
 	"github.com/mosipcrvs/bridge/services/auth-token/authtoken"
 	"github.com/mosipcrvs/bridge/services/packet/packet"
@@ -60,47 +56,22 @@ func startPacketBridge(tb testing.TB, databaseURL string) *packetBridge {
 	if delay == "" {
 		delay = "10m"
 	}
-	var sbCfg server.Config
-	if err := config.Load(&sbCfg, config.MapLookuper(map[string]string{
-		"SANDBOX_PROCESSING_DELAY": delay, "SANDBOX_HUB_RETRY_BACKOFF": "10ms"})); err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	sb, err := server.New(sbCfg, "http://"+srv.Listener.Addr().String(), logging.Discard())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv.Config.Handler = sb.Handler()
-	srv.Start()
-	tb.Cleanup(func() { srv.Close(); _ = sb.Close() })
+	sb, _ := startSandbox(tb, map[string]string{"SANDBOX_PROCESSING_DELAY": delay}, nil)
 
 	lis := make([]net.Listener, 3) // auth-token, packet, gateway
+	var err error
 	for i := range lis {
 		if lis[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := map[string]string{
-		"HOST": "127.0.0.1", "PORT": "0", "GRPC_LISTEN_ADDR": "127.0.0.1:0",
-		"AUTH_TOKEN_ADDR": lis[0].Addr().String(), "PACKET_ADDR": lis[1].Addr().String(),
+	env := bridgeEnv(tb, sb)
+	maps.Copy(env, map[string]string{
+		"GRPC_LISTEN_ADDR": "127.0.0.1:0", "AUTH_TOKEN_ADDR": lis[0].Addr().String(), "PACKET_ADDR": lis[1].Addr().String(),
 		// Nothing listens there: registrations only need packet and auth-token.
 		"ESIGNET_VERIFY_ADDR": "127.0.0.1:1", "NOTIFICATION_ADDR": "127.0.0.1:1",
-		"MOSIP_AUTH_URL":                  srv.URL + mosip.AuthPath,
-		"MOSIP_PACKET_AUTH_CLIENT_ID":     sbCfg.PacketClientID,
-		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sbCfg.PacketClientSecret.Value(),
-		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sbCfg.PartnerID,
-		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
-		"MOSIP_CREATE_PACKET_URL":         srv.URL + mosip.CreatePacketPath,
-		"MOSIP_PROCESS_PACKET_URL":        srv.URL + mosip.WorkflowInstancePath,
-		"CLIENT_APP_URL":                  "http://localhost:3000",
-		"OPENCRVS_PUBLIC_KEY_URL":         srv.URL + "/.well-known",
-		"PACKET_SQLITE_PATH":              filepath.Join(tb.TempDir(), "packet.db"),
-		"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(key),
-		"PACKET_SYNC_DEADLINE":            "5s",
-		"DATABASE_URL":                    databaseURL,
-	}
+		"DATABASE_URL": databaseURL,
+	})
 	lookup := config.MapLookuper(env)
 	var (
 		atCfg authtoken.Config

@@ -2,21 +2,15 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mosipcrvs/bridge/pkg/config"
-	"github.com/mosipcrvs/bridge/pkg/logging"
 	"github.com/mosipcrvs/bridge/sandbox/allinone"
 	"github.com/mosipcrvs/bridge/sandbox/fault"
 	"github.com/mosipcrvs/bridge/sandbox/mosip"
@@ -32,59 +26,10 @@ type bridge struct {
 
 func startBridge(t *testing.T, extra map[string]string) *bridge {
 	t.Helper()
-	var sbCfg server.Config
-	if err := config.Load(&sbCfg, config.MapLookuper(map[string]string{"SANDBOX_PROCESSING_DELAY": "10ms", "SANDBOX_HUB_RETRY_BACKOFF": "10ms"})); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	sb, err := server.New(sbCfg, "http://"+srv.Listener.Addr().String(), logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = sb.Handler()
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); _ = sb.Close() })
-
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := map[string]string{
-		"HOST": "127.0.0.1", "PORT": "0",
-		"AUTH_TOKEN_ADDR": "127.0.0.1:0", "PACKET_ADDR": "127.0.0.1:0",
-		"ESIGNET_VERIFY_ADDR": "127.0.0.1:0", "NOTIFICATION_ADDR": "127.0.0.1:0",
-		"MOSIP_AUTH_URL":                  srv.URL + mosip.AuthPath,
-		"MOSIP_PACKET_AUTH_CLIENT_ID":     sbCfg.PacketClientID,
-		"MOSIP_PACKET_AUTH_CLIENT_SECRET": sbCfg.PacketClientSecret.Value(),
-		"MOSIP_WEBSUB_AUTH_CLIENT_ID":     sbCfg.PartnerID,
-		"MOSIP_WEBSUB_AUTH_CLIENT_SECRET": sbCfg.WebSubClientSecret.Value(),
-		"MOSIP_CREATE_PACKET_URL":         srv.URL + "/commons/v1/packetmanager/createPacket",
-		"MOSIP_PROCESS_PACKET_URL":        srv.URL + "/registrationprocessor/v1/workflowmanager/workflowinstance",
-		"CLIENT_APP_URL":                  "http://localhost:3000",
-		"OPENCRVS_PUBLIC_KEY_URL":         srv.URL + "/.well-known",
-		"PACKET_SQLITE_PATH":              filepath.Join(t.TempDir(), "packet.db"),
-		"PACKET_TOKEN_KEYS":               "k1:" + base64.StdEncoding.EncodeToString(key),
-		"PACKET_SYNC_DEADLINE":            "5s",
-	}
-	files, err := sb.WriteKeys(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps.Copy(env, allinone.ESignetVerifySandboxEnv(sb, files))
-	maps.Copy(env, allinone.NotificationSandboxEnv(sb, files))
-	env["NOTIFICATION_SQLITE_PATH"] = filepath.Join(t.TempDir(), "notification.db")
+	sb, _ := startSandbox(t, nil, nil)
+	env := bridgeEnv(t, sb)
 	maps.Copy(env, extra)
-	ctx, cancel := context.WithCancel(context.Background())
-	sys, err := allinone.Start(ctx, allinone.Options{Logger: logging.Discard(), Lookup: config.MapLookuper(env)})
-	if err != nil {
-		cancel()
-		t.Fatalf("allinone.Start = %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := sys.Wait(); err != nil {
-			t.Errorf("Wait() = %v", err)
-		}
-	})
-	return &bridge{sb: sb, sys: sys}
+	return &bridge{sb: sb, sys: startSystem(t, env)}
 }
 
 // record creates an OpenCRVS record waiting for validation and returns the
