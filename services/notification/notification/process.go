@@ -190,17 +190,35 @@ func (s *Service) processCredential(ctx context.Context, dl store.Delivery, ev i
 			return res, &failure{reason: err.Error(), permanent: true, credStatus: credential.StatusParseError}
 		}
 	}
-	if f := s.recordOutcome(ctx, tx, packetv1.Outcome_OUTCOME_CREDENTIAL_RECEIVED, "credential "+ev.ID); f != nil {
+	// One call to the packet service when OpenCRVS confirms at once: it
+	// records the credential's step with the confirmation. Otherwise the
+	// credential's step is recorded now, so the history says MOSIP
+	// answered while the retries go on.
+	out, f := s.confirm(ctx, tx, true, nid, "")
+	if f != nil {
+		if tx.GetStatus() == stepCredentialReceived {
+			return res, f
+		}
+		rf := s.recordOutcome(ctx, tx, packetv1.Outcome_OUTCOME_CREDENTIAL_RECEIVED, "credential "+ev.ID)
+		if rf != nil && !rf.permanent && f.permanent {
+			// Not dead-lettered before the history is complete: retried.
+			return res, rf
+		}
 		return res, f
 	}
-	out, f := s.confirm(ctx, tx, true, nid, "")
+	st, f := s.recordStep(ctx, tx, packetv1.Outcome_OUTCOME_CONFIRMED, "credential "+ev.ID+"; OpenCRVS: "+out.String())
 	if f != nil {
 		return res, f
 	}
-	if f := s.recordOutcome(ctx, tx, packetv1.Outcome_OUTCOME_CONFIRMED, "OpenCRVS: "+out.String()); f != nil {
-		return res, f
-	}
 	res.state, res.reason = store.StateDone, "confirmed ("+out.String()+")"
+	if st != stepConfirmed {
+		// Flagged for rejection (MOSIP's failure, or its silence) after
+		// the transaction was read: the record was accepted all the same.
+		res.reason += "; the transaction is " + st
+		log.Error("record accepted in OpenCRVS while its transaction moved on", slog.String("transaction_id", res.txid),
+			slog.String("status", st))
+		return res, nil
+	}
 	log.Info("record confirmed", slog.String("transaction_id", res.txid), slog.String("outcome", out.String()))
 	return res, nil
 }
@@ -292,12 +310,20 @@ func (s *Service) resolve(ctx context.Context, rid string) (*packetv1.ResolveReg
 }
 
 func (s *Service) recordOutcome(ctx context.Context, tx *packetv1.ResolveRegistrationResponse, o packetv1.Outcome, detail string) *failure {
+	_, f := s.recordStep(ctx, tx, o, detail)
+	return f
+}
+
+// recordStep reports an outcome and returns the step the transaction is
+// at afterwards.
+func (s *Service) recordStep(ctx context.Context, tx *packetv1.ResolveRegistrationResponse, o packetv1.Outcome, detail string) (string, *failure) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	if _, err := s.packet.RecordOutcome(ctx, &packetv1.RecordOutcomeRequest{TransactionId: tx.GetTransactionId(), Outcome: o, Detail: detail}); err != nil {
-		return recordFailure(o, err)
+	r, err := s.packet.RecordOutcome(ctx, &packetv1.RecordOutcomeRequest{TransactionId: tx.GetTransactionId(), Outcome: o, Detail: detail})
+	if err != nil {
+		return "", recordFailure(o, err)
 	}
-	return nil
+	return r.GetStatus(), nil
 }
 
 // confirm accepts or rejects the CRVS record. The OpenCRVS transactionId

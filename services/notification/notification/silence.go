@@ -26,11 +26,12 @@ import (
 // retried and dead-lettered like a delivery, and an operator who discards
 // it keeps the record from being rejected.
 
-// Transaction steps the silence rule reads (the packet service's).
+// Transaction steps the notification service reads (the packet service's).
 const (
 	stepProcessingStarted   = "processing_started"
 	stepCredentialReceived  = "credential_received"
 	stepFlaggedForRejection = "flagged_for_rejection"
+	stepConfirmed           = "confirmed"
 )
 
 // silenceDetailPrefix starts the detail the rule records when it flags a
@@ -202,6 +203,16 @@ func (s *Service) processSilence(ctx context.Context, dl store.Delivery, log *sl
 		if answered {
 			res.state, res.reason = store.StateDone, "MOSIP answered meanwhile; nothing rejected"
 			return res, nil
+		}
+		// A credential being processed is tied to its transaction only
+		// when it is done, and records its step with the confirmation: a
+		// delivery not yet tied to a transaction may be this one's answer.
+		waiting, err := s.db.Unattributed(ctx)
+		if err != nil {
+			return res, &failure{reason: "inbox: " + err.Error()}
+		}
+		if waiting {
+			return res, &failure{reason: "deliveries not yet tied to a transaction are being processed; one may be MOSIP's answer"}
 		}
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		out, err := s.packet.RecordOutcome(rctx, &packetv1.RecordOutcomeRequest{TransactionId: sr.TransactionID,

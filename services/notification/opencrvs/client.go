@@ -156,6 +156,10 @@ func newHTTPClient(timeout time.Duration, tp trace.TracerProvider, mp metric.Met
 	base.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	base.TLSHandshakeTimeout = 5 * time.Second
 	base.ResponseHeaderTimeout = timeout
+	// Every worker of the notification service may call OpenCRVS at once:
+	// keep a connection for each rather than the default 2 per host, so a
+	// busy moment does not open (and TLS-handshake) a new one per call.
+	base.MaxIdleConnsPerHost = 64
 	return &http.Client{
 		Transport: otelhttp.NewTransport(base,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp),

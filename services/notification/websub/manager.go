@@ -61,6 +61,9 @@ const (
 	StatusFailed = "failed"
 )
 
+// maxIdleConnsPerHost is how many idle connections to the hub are kept.
+const maxIdleConnsPerHost = 64
+
 // Defaults of Options.
 const (
 	DefaultResubscribeInterval = 6 * time.Hour
@@ -110,9 +113,13 @@ type Options struct {
 	// with a new token.
 	Invalidate func(ctx context.Context)
 	// HTTPClient sends the hub requests; nil means an otelhttp-instrumented
-	// client with a 10 s timeout that never follows redirects (they would
-	// carry the token and the secret elsewhere).
+	// client with a timeout of HTTPTimeout that never follows redirects
+	// (they would carry the token and the secret elsewhere) and keeps a
+	// connection for each concurrent publisher.
 	HTTPClient *http.Client
+	// HTTPTimeout bounds each hub request of the default client (default
+	// 10 s).
+	HTTPTimeout time.Duration
 	// Logger receives state changes; default discards.
 	Logger *slog.Logger
 	// ResubscribeInterval is how often an active subscription is renewed
@@ -289,7 +296,7 @@ func New(o Options) (*Manager, error) {
 		mp = otel.GetMeterProvider()
 	}
 	if m.http == nil {
-		m.http = newHTTPClient(tp, mp)
+		m.http = newHTTPClient(or(o.HTTPTimeout, DefaultHTTPTimeout), tp, mp)
 	}
 	m.tracer = tp.Tracer(ScopeName)
 	for _, s := range o.Subscriptions {
@@ -326,10 +333,15 @@ func cleanPath(p string) string {
 	return p
 }
 
-func newHTTPClient(tp trace.TracerProvider, mp metric.MeterProvider) *http.Client {
+func newHTTPClient(timeout time.Duration, tp trace.TracerProvider, mp metric.MeterProvider) *http.Client {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	// Every worker of the notification service may publish a status at
+	// once; the default of 2 idle connections per host would open (and
+	// handshake) a new one for most of them.
+	base.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return &http.Client{
-		Timeout: DefaultHTTPTimeout,
-		Transport: otelhttp.NewTransport(http.DefaultTransport.(*http.Transport).Clone(),
+		Timeout: timeout,
+		Transport: otelhttp.NewTransport(base,
 			otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp),
 			// The publish query names only the mode and topic; the form
 			// body with the secret is never recorded.

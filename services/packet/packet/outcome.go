@@ -73,6 +73,12 @@ var outcomeStatus = map[packetv1.Outcome]store.Status{
 // transaction cannot move to from where it is (already there, already
 // past it, or finished) changes nothing and is not an error, so the
 // notification service's retries and redeliveries are harmless.
+//
+// A birth or a correction reaches confirmed through credential_received:
+// MOSIP answers them with a credential. When the notification service
+// reports the confirmation without having reported the credential (it
+// reports it only when OpenCRVS could not confirm at once), that step is
+// recorded first, so the history shows both, in order.
 func (s *server) RecordOutcome(ctx context.Context, req *packetv1.RecordOutcomeRequest) (*packetv1.RecordOutcomeResponse, error) {
 	to, ok := outcomeStatus[req.GetOutcome()]
 	v := map[string]string{}
@@ -88,31 +94,66 @@ func (s *server) RecordOutcome(ctx context.Context, req *packetv1.RecordOutcomeR
 	if len(v) > 0 {
 		return nil, rpc.InvalidArgument("invalid outcome", v)
 	}
+	tx, err := s.svc.store.Get(ctx, req.GetTransactionId())
+	if err != nil {
+		return nil, s.outcomeError(ctx, req.GetTransactionId(), err)
+	}
 	// The packet worker may move the step at the same moment (MOSIP can
-	// answer before the worker recorded processing_started): retry the
-	// compare-and-set a few times.
+	// answer before the worker recorded processing_started): a missed
+	// compare-and-set says where the transaction is, and the steps are
+	// tried again from there a few times.
+	cur, changed := tx.Status, false
 	for range 5 {
-		tx, err := s.svc.store.Get(ctx, req.GetTransactionId())
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, status.Errorf(codes.NotFound, "no transaction %q", req.GetTransactionId())
+		if cur == to || !store.CanAdvance(cur, to) {
+			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(cur), Changed: changed}, nil
 		}
-		if err != nil {
-			return nil, status.Error(codes.Unavailable, "could not read the transaction; retry")
+		for _, step := range stepsTo(tx.Process, cur, to) {
+			detail := req.GetDetail()
+			if step != to {
+				detail = "recorded with the confirmation: " + detail
+			}
+			if _, err = s.svc.store.Step(ctx, tx.ID, cur, step, detail, store.Change{}); err != nil {
+				break
+			}
+			s.svc.log.InfoContext(ctx, "transaction outcome recorded", slog.String("transaction_id", tx.ID),
+				slog.String("from", string(cur)), slog.String("to", string(step)))
+			cur, changed = step, true
 		}
-		if tx.Status == to || !store.CanAdvance(tx.Status, to) {
-			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(tx.Status)}, nil
+		var conflict *store.ConflictError
+		switch {
+		case err == nil:
+			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(cur), Changed: true}, nil
+		case errors.As(err, &conflict):
+			cur = conflict.Actual
+		case errors.Is(err, store.ErrConflict):
+			if tx, err = s.svc.store.Get(ctx, req.GetTransactionId()); err != nil {
+				return nil, s.outcomeError(ctx, req.GetTransactionId(), err)
+			}
+			cur = tx.Status
+		default:
+			return nil, s.outcomeError(ctx, tx.ID, err)
 		}
-		next, err := s.svc.store.Advance(ctx, tx.ID, tx.Status, to, req.GetDetail(), nil)
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			s.svc.log.ErrorContext(ctx, "could not record an outcome", slog.String("error", err.Error()))
-			return nil, status.Error(codes.Unavailable, "could not record the outcome; retry")
-		}
-		s.svc.log.InfoContext(ctx, "transaction outcome recorded", slog.String("transaction_id", next.ID),
-			slog.String("from", string(tx.Status)), slog.String("to", string(next.Status)))
-		return &packetv1.RecordOutcomeResponse{TransactionId: next.ID, Status: string(next.Status), Changed: true}, nil
 	}
 	return nil, status.Error(codes.Aborted, "the transaction kept changing; retry")
+}
+
+// stepsTo lists the steps that take a transaction of process p from step
+// from to step to: credential_received first when the confirmation of a
+// process MOSIP answers with a credential (every one but a death) would
+// skip it.
+func stepsTo(p store.Process, from, to store.Status) []store.Status {
+	if to == store.StatusConfirmed && p != store.ProcessDeath &&
+		from != store.StatusCredentialReceived && store.CanAdvance(from, store.StatusCredentialReceived) {
+		return []store.Status{store.StatusCredentialReceived, to}
+	}
+	return []store.Status{to}
+}
+
+// outcomeError converts a store error of RecordOutcome to its status.
+func (s *server) outcomeError(ctx context.Context, id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return status.Errorf(codes.NotFound, "no transaction %q", id)
+	}
+	s.svc.log.ErrorContext(ctx, "could not record an outcome", slog.String("error", err.Error()))
+	return status.Error(codes.Unavailable, "could not record the outcome; retry")
 }

@@ -2,7 +2,9 @@ package packet
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -80,5 +82,77 @@ func TestResolveRecordOutcomeAndHistory(t *testing.T) {
 	}
 	if _, err := srv.GetTransactionHistory(ctx, &packetv1.GetTransactionHistoryRequest{TransactionId: "100019999999999"}); status.Code(err) != codes.NotFound {
 		t.Errorf("unknown history: %v", err)
+	}
+}
+
+// A confirmation reported without the credential before it (the
+// notification service reports the credential only when OpenCRVS could
+// not confirm at once) records credential_received first for births and
+// corrections, never for a death, which MOSIP answers without a
+// credential; repeats and a late confirmation change nothing.
+func TestConfirmationRecordsTheCredentialStep(t *testing.T) {
+	t.Parallel()
+	f := newFakeMOSIP(t)
+	svc, _ := startService(t, testConfig(t, f, filepath.Join(t.TempDir(), "p.db"), testKeys(t), nil))
+	srv := &server{svc: svc}
+	ctx := context.Background()
+	reg, upd := packetv1.SubmissionKind_SUBMISSION_KIND_REGISTRATION, packetv1.SubmissionKind_SUBMISSION_KIND_UPDATE_BIOGRAPHICS
+	death := map[string]any{"deathCertificateNumber": "DD01234ABCDE", "fullName": "Deceased Doe", "dateOfBirth": "1950-03-04",
+		"gender": "female", "nationalIdNumber": "7186723906"}
+	correction := map[string]any{"VID": "8031687218", "fullName": "Infant Updated"}
+	co, cr, ff := packetv1.Outcome_OUTCOME_CONFIRMED, packetv1.Outcome_OUTCOME_CREDENTIAL_RECEIVED, packetv1.Outcome_OUTCOME_FLAGGED_FOR_REJECTION
+	tests := []struct {
+		name   string
+		kind   packetv1.SubmissionKind
+		fields map[string]any
+		// before are outcomes reported first; the test then reports
+		// CONFIRMED twice.
+		before []packetv1.Outcome
+		status string
+		// tail is the end of the history: "from>to" entries.
+		tail []string
+	}{
+		{"birth", reg, birthFields(), nil, "confirmed",
+			[]string{"processing_started>credential_received", "credential_received>confirmed"}},
+		{"correction", upd, correction, nil, "confirmed",
+			[]string{"processing_started>credential_received", "credential_received>confirmed"}},
+		{"death", reg, death, nil, "confirmed", []string{"packet_created>processing_started", "processing_started>confirmed"}},
+		{"birth whose credential was reported", reg, birthFields(), []packetv1.Outcome{cr}, "confirmed",
+			[]string{"packet_created>processing_started", "processing_started>credential_received", "credential_received>confirmed"}},
+		{"birth flagged for rejection", reg, birthFields(), []packetv1.Outcome{ff}, "flagged_for_rejection",
+			[]string{"packet_created>processing_started", "processing_started>flagged_for_rejection"}},
+	}
+	for i, tc := range tests {
+		resp, err := srv.SubmitRegistration(ctx, request(t, tc.kind, tc.fields, fmt.Sprintf("event-c%d", i)))
+		if err != nil || resp.GetStatus() != "processing_started" {
+			t.Fatalf("%s: SubmitRegistration = %v, %v", tc.name, resp, err)
+		}
+		id := resp.GetTransactionId()
+		for _, o := range tc.before {
+			if _, err := srv.RecordOutcome(ctx, &packetv1.RecordOutcomeRequest{TransactionId: id, Outcome: o, Detail: "before"}); err != nil {
+				t.Fatalf("%s: RecordOutcome(%s) = %v", tc.name, o, err)
+			}
+		}
+		for n := range 2 {
+			r, err := srv.RecordOutcome(ctx, &packetv1.RecordOutcomeRequest{TransactionId: id, Outcome: co, Detail: "credential e1; OpenCRVS: accepted"})
+			if wantChanged := n == 0 && tc.status == "confirmed"; err != nil || r.GetStatus() != tc.status || r.GetChanged() != wantChanged {
+				t.Errorf("%s: RecordOutcome(CONFIRMED) #%d = %v, %v; want status %s, changed %t", tc.name, n+1, r, err, tc.status, wantChanged)
+			}
+		}
+		h, err := srv.GetTransactionHistory(ctx, &packetv1.GetTransactionHistoryRequest{TransactionId: id})
+		if err != nil {
+			t.Fatalf("%s: GetTransactionHistory = %v", tc.name, err)
+		}
+		var steps []string
+		for _, e := range h.GetEntries() {
+			steps = append(steps, e.GetFromStatus()+">"+e.GetToStatus())
+			if e.GetToStatus() == "credential_received" && len(tc.before) == 0 &&
+				e.GetDetail() != "recorded with the confirmation: credential e1; OpenCRVS: accepted" {
+				t.Errorf("%s: credential step detail %q", tc.name, e.GetDetail())
+			}
+		}
+		if len(steps) < len(tc.tail) || !slices.Equal(steps[len(steps)-len(tc.tail):], tc.tail) {
+			t.Errorf("%s: history %v, want it to end with %v", tc.name, steps, tc.tail)
+		}
 	}
 }

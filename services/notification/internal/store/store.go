@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -116,6 +117,11 @@ type Options struct {
 type DB struct {
 	db  *sqlstore.DB
 	now func() time.Time
+	// records lets one Record at a time wait for SQLite's single writer
+	// connection: database/sql hands a freed connection to a random
+	// waiter, and a callback's Receive would otherwise wait behind every
+	// worker's Record.
+	records sync.Mutex
 }
 
 func (o Options) sql() sqlstore.Options {
@@ -158,29 +164,29 @@ func (d *DB) clock() time.Time { return d.now().UTC().Truncate(time.Microsecond)
 
 // Receive stores a delivery and its processing job in one transaction.
 // It reports duplicate (and stores nothing) when the event id is known.
+// The job is inserted first, so the delivery is written once, with its
+// job id: the writer (SQLite has one) is held for two statements, not
+// three. A duplicate rolls its job back.
 func (d *DB) Receive(ctx context.Context, eventID, topic, kind, registrationID string, body []byte) (duplicate bool, err error) {
 	tx, err := d.db.Begin(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback(ctx)
+	jobID, err := tx.InsertJob(ctx, ProcessJob{EventID: eventID}, nil)
+	if err != nil {
+		return false, fmt.Errorf("enqueue delivery: %w", err)
+	}
 	now := d.db.TimeArg(d.clock())
 	n, err := tx.Exec(ctx, `INSERT INTO notification_deliveries
-		(event_id, topic, kind, state, body, registration_id, received_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (event_id) DO NOTHING`,
-		eventID, topic, kind, StateReceived, body, registrationID, now)
+		(event_id, topic, kind, state, body, registration_id, job_id, received_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (event_id) DO NOTHING`,
+		eventID, topic, kind, StateReceived, body, registrationID, jobID, now)
 	if err != nil {
 		return false, fmt.Errorf("store delivery: %w", err)
 	}
 	if n == 0 {
 		return true, nil
-	}
-	jobID, err := tx.InsertJob(ctx, ProcessJob{EventID: eventID}, nil)
-	if err != nil {
-		return false, fmt.Errorf("enqueue delivery: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE notification_deliveries SET job_id = $1 WHERE event_id = $2`, jobID, eventID); err != nil {
-		return false, err
 	}
 	return false, tx.Commit(ctx)
 }
@@ -217,48 +223,51 @@ type Update struct {
 
 // Record applies u to a delivery that is still being processed
 // (received); a delivery an operator discarded meanwhile is left alone
-// (ErrState).
+// (ErrState). It returns the delivery without its body. One statement: a
+// compare-and-set on the state, committed on its own.
 func (d *DB) Record(ctx context.Context, eventID string, u Update) (Delivery, error) {
 	if u.State != "" && !ValidState(u.State) {
 		return Delivery{}, fmt.Errorf("unknown state %q", u.State)
 	}
-	tx, err := d.db.Begin(ctx)
-	if err != nil {
-		return Delivery{}, err
-	}
-	defer tx.Rollback(ctx)
-	cur, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM notification_deliveries WHERE event_id = $1`+d.db.LockRow(), eventID))
-	if err != nil {
-		return Delivery{}, err
-	}
-	if cur.State != StateReceived {
-		return cur, fmt.Errorf("%w: %s", ErrState, cur.State)
-	}
-	next := cur
-	if u.State != "" {
-		next.State = u.State
-	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&next.Fetched, u.Fetched)
-	set(&next.RegistrationID, u.RegistrationID)
-	set(&next.TransactionID, u.TransactionID)
-	set(&next.Reason, truncate(u.Reason, 1000))
+	attempt := 0
 	if u.Attempt {
-		next.Attempts++
+		attempt = 1
 	}
-	next.UpdatedAt = d.clock()
-	_, err = tx.Exec(ctx, `UPDATE notification_deliveries SET state = $1, fetched = $2, registration_id = $3,
-		transaction_id = $4, reason = $5, attempts = $6, updated_at = $7 WHERE event_id = $8`,
-		next.State, next.Fetched, next.RegistrationID, next.TransactionID, next.Reason, next.Attempts, d.db.TimeArg(next.UpdatedAt), eventID)
-	if err != nil {
+	if d.db.Dialect() == sqlstore.SQLite {
+		d.records.Lock()
+		defer d.records.Unlock()
+	}
+	dl, err := scan(d.db.Writer().QueryRow(ctx, recordSQL, eventID, StateReceived, u.State, u.Fetched, u.RegistrationID,
+		u.TransactionID, truncate(u.Reason, 1000), attempt, d.db.TimeArg(d.clock())))
+	if !errors.Is(err, ErrNotFound) {
+		return dl, err
+	}
+	// Nothing matched: gone, or no longer received.
+	var state string
+	err = d.db.Reader().QueryRow(ctx, `SELECT state FROM notification_deliveries WHERE event_id = $1`, eventID).Scan(&state)
+	switch {
+	case sqlstore.NoRows(err):
+		return Delivery{}, ErrNotFound
+	case err != nil:
 		return Delivery{}, err
 	}
-	return next, tx.Commit(ctx)
+	return Delivery{EventID: eventID, State: state}, fmt.Errorf("%w: %s", ErrState, state)
 }
+
+// recordSQL is Record's statement: $1 event id, $2 the state it must be
+// in, $3 the new state, $4 fetched, $5 registration id, $6 transaction id,
+// $7 reason (an empty one keeps each), $8 attempts to add, $9 now. The body is not
+// read back (NULL scans as nil).
+const recordSQL = `UPDATE notification_deliveries SET
+		state = CASE WHEN $3 = '' THEN state ELSE $3 END,
+		fetched = CASE WHEN $4 = '' THEN fetched ELSE $4 END,
+		registration_id = CASE WHEN $5 = '' THEN registration_id ELSE $5 END,
+		transaction_id = CASE WHEN $6 = '' THEN transaction_id ELSE $6 END,
+		reason = CASE WHEN $7 = '' THEN reason ELSE $7 END,
+		attempts = attempts + $8, updated_at = $9
+	WHERE event_id = $1 AND state = $2
+	RETURNING event_id, topic, kind, state, NULL, fetched, registration_id, transaction_id, reason, attempts,
+		coalesce(job_id, 0), received_at, updated_at`
 
 // Replay queues a dead delivery again: state received, attempts reset, a
 // new job in the same transaction.
@@ -496,8 +505,11 @@ func (d *DB) requeue(ctx context.Context, eventID string, cutoff any) (bool, err
 // attributed to the bridge transaction: MOSIP did answer it.
 func (d *DB) Answered(ctx context.Context, transactionID string) (bool, error) {
 	var n int64
+	// transaction_id <> '' repeats the predicate of the partial index
+	// notification_deliveries_transaction: SQLite uses the index only when
+	// the query implies it, whatever the argument.
 	err := d.db.Reader().QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notification_deliveries
-		WHERE transaction_id = $1 AND topic <> $2 LIMIT 1) AS t`, transactionID, SilenceTopic).Scan(&n)
+		WHERE transaction_id = $1 AND transaction_id <> '' AND topic <> $2 LIMIT 1) AS t`, transactionID, SilenceTopic).Scan(&n)
 	return n > 0, err
 }
 

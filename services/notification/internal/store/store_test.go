@@ -92,6 +92,11 @@ func TestInbox(t *testing.T) {
 		if err != nil || dl.State != StateReceived || string(dl.Body) != `{"a":1}` || dl.RegistrationID != "rid-1" || dl.JobID == 0 {
 			t.Fatalf("Get = %+v, %v", dl, err)
 		}
+		// The duplicates' jobs were rolled back with them.
+		var jobs int
+		if err := d.db.Reader().QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1`, ProcessJob{}.Kind()).Scan(&jobs); err != nil || jobs != 1 {
+			t.Fatalf("jobs after 8 deliveries of one event = %d, %v; want 1", jobs, err)
+		}
 
 		w := &worker{seen: map[string]int{}}
 		workers := river.NewWorkers()
@@ -112,11 +117,18 @@ func TestInbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		dl, err = d.Record(ctx, "ev-1", Update{State: StateDead, Attempt: true, Reason: "token expired", TransactionID: "100010000000001"})
-		if err != nil || dl.Attempts != 2 || dl.Fetched != "enc" || dl.TransactionID != "100010000000001" {
+		if err != nil || dl.State != StateDead || dl.Attempts != 2 || dl.Fetched != "enc" || dl.TransactionID != "100010000000001" ||
+			dl.Reason != "token expired" || dl.RegistrationID != "rid-1" || dl.JobID == 0 || dl.Body != nil {
 			t.Fatalf("Record = %+v, %v", dl, err)
 		}
-		if _, err := d.Record(ctx, "ev-1", Update{State: StateDone}); !errors.Is(err, ErrState) {
-			t.Fatalf("a dead letter moved by a worker: %v", err)
+		if dl, err := d.Record(ctx, "ev-1", Update{State: StateDone}); !errors.Is(err, ErrState) || dl.State != StateDead {
+			t.Fatalf("a dead letter moved by a worker: %+v, %v", dl, err)
+		}
+		if _, err := d.Record(ctx, "nope", Update{Attempt: true}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Record unknown: %v", err)
+		}
+		if dl, err := d.Get(ctx, "ev-1"); err != nil || dl.State != StateDead || dl.Attempts != 2 || string(dl.Body) != `{"a":1}` {
+			t.Fatalf("Get after Record = %+v, %v", dl, err)
 		}
 		page, err := d.List(ctx, StateDead, 0, "")
 		if err != nil || len(page.Deliveries) != 1 || page.Deliveries[0].Reason != "token expired" || page.Deliveries[0].Body != nil && len(page.Deliveries[0].Body) != 0 {
