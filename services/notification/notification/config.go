@@ -105,8 +105,8 @@ type Config struct {
 	// Workers is how many deliveries are processed at once. Most of a
 	// delivery's time is spent waiting for the packet service, OpenCRVS
 	// and the database, so it takes many workers to keep the CPU busy: on
-	// 2 CPUs, 8 workers confirmed 300-360 credentials a second and 32
-	// about 360-410 (then the CPU is the limit, on PostgreSQL and SQLite
+	// 2 CPUs, 8 workers confirmed 300-350 credentials a second and 32
+	// about 340-420 (then the CPU is the limit, on PostgreSQL and SQLite
 	// alike), the callback still answering within 50 ms (p99) at 200
 	// deliveries a second. See docs/notification.md, Capacity.
 	Workers int `env:"NOTIFICATION_WORKERS" default:"32"`
