@@ -70,6 +70,8 @@ func Run(ctx context.Context, w io.Writer, gatewayURL, sandboxURL, event string)
 	}
 	body := map[string]any{
 		"trackingId": "DEMO", "requestFields": fields, "metaInfo": map[string]any{}, "audit": map[string]any{},
+		// The literal "@TODO" values are what farajaland sends today (see
+		// shared/reference/opencrvs-side.md §1.1); the demo posts the same body.
 		"notification": map[string]string{"recipientFullName": "@TODO", "recipientEmail": "@TODO", "recipientPhone": "@TODO"},
 	}
 	start := time.Now()
