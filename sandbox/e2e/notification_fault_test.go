@@ -270,7 +270,9 @@ func TestRegistrationsConfirmedInOpenCRVSOnPostgres(t *testing.T) {
 		}
 	}
 	var queues []string
-	rows, err = admin.Query(context.Background(), `SELECT DISTINCT queue FROM river_job ORDER BY queue`)
+	// The queues River's producers registered: the packet service's jobs
+	// of requests that drove their packets to MOSIP are gone already.
+	rows, err = admin.Query(context.Background(), `SELECT name FROM river_queue ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +282,7 @@ func TestRegistrationsConfirmedInOpenCRVSOnPostgres(t *testing.T) {
 		queues = append(queues, q)
 	}
 	rows.Close()
-	if !slices.Contains(queues, "notification") || len(queues) < 2 {
+	if !slices.Contains(queues, "notification") || !slices.Contains(queues, "default") {
 		t.Errorf("River queues = %v, want the packet service's and notification", queues)
 	}
 }

@@ -94,39 +94,35 @@ func (s *server) RecordOutcome(ctx context.Context, req *packetv1.RecordOutcomeR
 	if len(v) > 0 {
 		return nil, rpc.InvalidArgument("invalid outcome", v)
 	}
-	tx, err := s.svc.store.Get(ctx, req.GetTransactionId())
+	tx, err := s.svc.store.GetMeta(ctx, req.GetTransactionId())
 	if err != nil {
 		return nil, s.outcomeError(ctx, req.GetTransactionId(), err)
 	}
 	// The packet worker may move the step at the same moment (MOSIP can
 	// answer before the worker recorded processing_started): a missed
-	// compare-and-set says where the transaction is, and the steps are
-	// tried again from there a few times.
-	cur, changed := tx.Status, false
+	// compare-and-set says where the transaction is, and the step is tried
+	// again from there a few times. One statement moves it, through
+	// credential_received when a confirmation would skip that step.
+	cur := tx.Status
 	for range 5 {
 		if cur == to || !store.CanAdvance(cur, to) {
-			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(cur), Changed: changed}, nil
+			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(cur)}, nil
 		}
-		for _, step := range stepsTo(tx.Process, cur, to) {
-			detail := req.GetDetail()
-			if step != to {
-				detail = "recorded with the confirmation: " + detail
-			}
-			if _, err = s.svc.store.Step(ctx, tx.ID, cur, step, detail, store.Change{}); err != nil {
-				break
-			}
-			s.svc.log.InfoContext(ctx, "transaction outcome recorded", slog.String("transaction_id", tx.ID),
-				slog.String("from", string(cur)), slog.String("to", string(step)))
-			cur, changed = step, true
+		c := store.Change{Via: viaStep(tx.Process, cur, to)}
+		if c.Via != "" {
+			c.ViaDetail = "recorded with the confirmation: " + req.GetDetail()
 		}
+		_, err = s.svc.store.Step(ctx, tx.ID, cur, to, req.GetDetail(), c)
 		var conflict *store.ConflictError
 		switch {
 		case err == nil:
-			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(cur), Changed: true}, nil
+			s.svc.log.InfoContext(ctx, "transaction outcome recorded", slog.String("transaction_id", tx.ID),
+				slog.String("from", string(cur)), slog.String("to", string(to)))
+			return &packetv1.RecordOutcomeResponse{TransactionId: tx.ID, Status: string(to), Changed: true}, nil
 		case errors.As(err, &conflict):
 			cur = conflict.Actual
 		case errors.Is(err, store.ErrConflict):
-			if tx, err = s.svc.store.Get(ctx, req.GetTransactionId()); err != nil {
+			if tx, err = s.svc.store.GetMeta(ctx, req.GetTransactionId()); err != nil {
 				return nil, s.outcomeError(ctx, req.GetTransactionId(), err)
 			}
 			cur = tx.Status
@@ -137,16 +133,16 @@ func (s *server) RecordOutcome(ctx context.Context, req *packetv1.RecordOutcomeR
 	return nil, status.Error(codes.Aborted, "the transaction kept changing; retry")
 }
 
-// stepsTo lists the steps that take a transaction of process p from step
-// from to step to: credential_received first when the confirmation of a
-// process MOSIP answers with a credential (every one but a death) would
-// skip it.
-func stepsTo(p store.Process, from, to store.Status) []store.Status {
+// viaStep is the step a transaction of process p passes through on its
+// way from step from to step to: credential_received when the
+// confirmation of a process MOSIP answers with a credential (every one but
+// a death) would skip it; "" when there is none.
+func viaStep(p store.Process, from, to store.Status) store.Status {
 	if to == store.StatusConfirmed && p != store.ProcessDeath &&
 		from != store.StatusCredentialReceived && store.CanAdvance(from, store.StatusCredentialReceived) {
-		return []store.Status{store.StatusCredentialReceived, to}
+		return store.StatusCredentialReceived
 	}
-	return []store.Status{to}
+	return ""
 }
 
 // outcomeError converts a store error of RecordOutcome to its status.

@@ -234,8 +234,10 @@ func (svc *Service) startWorkflow(ctx context.Context, tx store.Transaction, p *
 	}
 	rctx, cancel := recordContext(ctx)
 	defer cancel()
+	// The worker's part ends here: a job still waiting (the fallback of a
+	// request's own drive) goes with the step.
 	next, err := svc.store.Step(rctx, tx.ID, store.StatusPacketCreated, store.StatusProcessingStarted, detail,
-		store.Change{Succeeded: true})
+		store.Change{Succeeded: true, EndJob: true})
 	if err != nil {
 		return tx, err
 	}
@@ -267,6 +269,8 @@ func (svc *Service) fail(ctx context.Context, tx store.Transaction, cause error,
 	code, msg := describeFailure(cause)
 	lastErr := code + ": " + msg
 	failure := store.Change{Failure: lastErr}
+	// A failed or flagged transaction needs no job either.
+	ending := store.Change{Failure: lastErr, EndJob: true}
 	if ctx.Err() != nil && errors.Is(cause, ctx.Err()) {
 		svc.log.WarnContext(ctx, "MOSIP call cut short; will retry", slog.Any("transaction", tx), slog.String("error", lastErr))
 		return tx, errors.New(lastErr)
@@ -275,7 +279,7 @@ func (svc *Service) fail(ctx context.Context, tx store.Transaction, cause error,
 	defer cancel()
 	switch {
 	case permanent:
-		next, err := svc.store.Step(rctx, tx.ID, tx.Status, store.StatusFailed, "MOSIP refused: "+code, failure)
+		next, err := svc.store.Step(rctx, tx.ID, tx.Status, store.StatusFailed, "MOSIP refused: "+code, ending)
 		if err != nil {
 			return tx, err
 		}
@@ -283,7 +287,7 @@ func (svc *Service) fail(ctx context.Context, tx store.Transaction, cause error,
 		return next, river.JobCancel(errors.New(lastErr))
 	case svc.now().Sub(tx.CreatedAt) > svc.cfg.RetryHorizon:
 		next, err := svc.store.Step(rctx, tx.ID, tx.Status, store.StatusFlaggedForRejection,
-			"MOSIP unreachable beyond PACKET_RETRY_HORIZON: "+code, failure)
+			"MOSIP unreachable beyond PACKET_RETRY_HORIZON: "+code, ending)
 		if err != nil {
 			return tx, err
 		}

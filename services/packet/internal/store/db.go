@@ -434,20 +434,46 @@ func (d *DB) Get(ctx context.Context, id string) (Transaction, error) {
 	return d.open(s)
 }
 
+// GetMeta returns a transaction without its token and payload.
+func (d *DB) GetMeta(ctx context.Context, id string) (Transaction, error) {
+	if !validID(id) {
+		return Transaction{}, fmt.Errorf("get %q: %w", id, ErrNotFound)
+	}
+	t, err := scanMeta(d.b.Reader().QueryRow(ctx, `SELECT `+metaColumns+` FROM packet_transactions WHERE id = $1`, id))
+	if sqlstore.NoRows(err) {
+		return Transaction{}, fmt.Errorf("get %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Transaction{}, fmt.Errorf("get %s: %w", id, err)
+	}
+	return t, nil
+}
+
 // GetByRegistrationID returns the transaction of a MOSIP registration id
-// (RID), with its token: how MOSIP's answers find their CRVS record.
+// (RID), with its token: how MOSIP's answers find their CRVS record. The
+// payload, the bulk of the row, is neither read nor opened.
 func (d *DB) GetByRegistrationID(ctx context.Context, rid string) (Transaction, error) {
 	if rid == "" || len(rid) > 64 {
 		return Transaction{}, fmt.Errorf("%w: a registration id is 1 to 64 characters", ErrInvalid)
 	}
-	s, err := scanTx(d.b.Reader().QueryRow(ctx, `SELECT `+txColumns+` FROM packet_transactions WHERE `+ridWhere, rid))
+	var t Transaction
+	var token string
+	err := d.b.Reader().QueryRow(ctx, `SELECT `+metaColumns+`, token_enc FROM packet_transactions WHERE `+ridWhere, rid).Scan(
+		&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
+		&t.TrackingID, &t.JobID, &t.Attempts, &t.LastError,
+		sqlstore.ScanTime(&t.CreatedAt), sqlstore.ScanTime(&t.UpdatedAt), sqlstore.ScanTime(&t.PurgedAt), &token)
 	if sqlstore.NoRows(err) {
 		return Transaction{}, fmt.Errorf("get by registration id: %w", ErrNotFound)
 	}
 	if err != nil {
 		return Transaction{}, fmt.Errorf("get by registration id: %w", err)
 	}
-	return d.open(s)
+	tok, err := d.keys.open(token, aad("token", t.ID))
+	if err != nil {
+		return Transaction{}, fmt.Errorf("transaction %s token: %w", t.ID, err)
+	}
+	t.Token = config.Secret(tok)
+	return t, nil
 }
 
 // GetByIdempotencyKey returns the live transaction of an event and action.
@@ -625,13 +651,26 @@ const stepSQL = `UPDATE packet_transactions SET status = $3,
 	WHERE id = $1 AND status = $2 AND ($4 = '' OR registration_id IN ('', $4))
 	RETURNING ` + metaColumns
 
-// stepPostgresSQL is stepSQL with its audit entry ($9 the detail) in one
-// statement: the data-modifying WITH inserts it exactly when the update
-// matched.
-const stepPostgresSQL = `WITH moved AS (` + stepSQL + `), audit AS (
+// stepPostgresSQL is stepSQL with its audit entries in one statement: $9
+// the detail, $10 the step on the way (Change.Via, ” for none) and $11
+// its detail. The data-modifying WITH inserts them exactly when the update
+// matched, from→via before via→to (identity values follow the ORDER BY),
+// or the single from→to. With $12 (Change.EndJob) it deletes the
+// transaction's job if that is still scheduled.
+const stepPostgresSQL = `WITH moved AS (` + stepSQL + `), ended AS (
+		DELETE FROM river_job WHERE $12 AND id = (SELECT job_id FROM moved) AND state = 'scheduled'), audit AS (
 		INSERT INTO packet_audit (transaction_id, at, from_status, to_status, detail)
-		SELECT id, $8, $2, $3, $9 FROM moved)
+		SELECT moved.id, $8, a.from_status, a.to_status, a.detail FROM moved,
+			(VALUES (1, $2::text, CASE WHEN $10 = '' THEN $3 ELSE $10 END, CASE WHEN $10 = '' THEN $9 ELSE $11 END),
+				(2, $10::text, $3, $9)) AS a (n, from_status, to_status, detail)
+		WHERE a.n = 1 OR $10 <> ''
+		ORDER BY a.n)
 	SELECT ` + metaColumns + ` FROM moved`
+
+// endJobSQL deletes a job ($1) that still waits for its time
+// (Change.EndJob on SQLite). A scheduled job is no one's yet: River's
+// scheduler and fetch take it only after making it available.
+const endJobSQL = `DELETE FROM river_job WHERE id = $1 AND state = 'scheduled'`
 
 // stepTries bounds Step's attempts when the transaction keeps moving
 // between its compare-and-set and the read explaining why it missed.
@@ -644,6 +683,9 @@ const stepTries = 3
 func (d *DB) Step(ctx context.Context, id string, from, to Status, detail string, c Change) (Transaction, error) {
 	if !CanAdvance(from, to) {
 		return Transaction{}, fmt.Errorf("%w: transaction cannot go from %q to %q", ErrInvalid, from, to)
+	}
+	if c.Via != "" && (c.Via == from || c.Via == to || !CanAdvance(from, c.Via) || !CanAdvance(c.Via, to)) {
+		return Transaction{}, fmt.Errorf("%w: transaction cannot go from %q to %q by way of %q", ErrInvalid, from, to, c.Via)
 	}
 	if err := c.check(); err != nil {
 		return Transaction{}, fmt.Errorf("step %s: %w", id, err)
@@ -688,8 +730,9 @@ func (d *DB) step(ctx context.Context, id string, from, to Status, detail string
 	now := d.clock()
 	args := []any{id, string(from), string(to), c.RegistrationID, c.Failure != "", c.Succeeded,
 		truncate(c.Failure, maxLastErrorLen), d.b.TimeArg(now)}
+	viaDetail := truncate(c.ViaDetail, maxDetailLen)
 	if d.b.Dialect() != sqlstore.SQLite {
-		return scanMeta(d.b.Writer().QueryRow(ctx, stepPostgresSQL, append(args, detail)...))
+		return scanMeta(d.b.Writer().QueryRow(ctx, stepPostgresSQL, append(args, detail, string(c.Via), viaDetail, c.EndJob)...))
 	}
 	t, err := d.b.Begin(ctx)
 	if err != nil {
@@ -700,8 +743,19 @@ func (d *DB) step(ctx context.Context, id string, from, to Status, detail string
 	if err != nil {
 		return Transaction{}, err
 	}
+	if c.Via != "" {
+		if err := d.appendAudit(ctx, t, id, now, from, c.Via, viaDetail); err != nil {
+			return Transaction{}, err
+		}
+		from = c.Via
+	}
 	if err := d.appendAudit(ctx, t, id, now, from, to, detail); err != nil {
 		return Transaction{}, err
+	}
+	if c.EndJob && next.JobID != 0 {
+		if _, err := t.Exec(ctx, endJobSQL, next.JobID); err != nil {
+			return Transaction{}, fmt.Errorf("end job: %w", err)
+		}
 	}
 	if err := t.Commit(ctx); err != nil {
 		return Transaction{}, fmt.Errorf("commit: %w", err)

@@ -334,3 +334,150 @@ func testIndexUse(t *testing.T, h harness) {
 		}
 	}
 }
+
+// testStepVia: a step through an intermediate one is one compare-and-set
+// with both audit entries, in order; impossible paths are refused and
+// leave no trace.
+func testStepVia(t *testing.T, h harness) {
+	e := newEnv(t, h)
+	ctx := context.Background()
+	tx := e.submit(t, submission("ev", "act"))
+	for _, st := range []Status{StatusPacketCreated, StatusProcessingStarted} {
+		if _, err := e.db.Step(ctx, tx.ID, tx.Status, st, "worker", Change{}); err != nil {
+			t.Fatalf("Step(%s): %v", st, err)
+		}
+		tx.Status = st
+	}
+	auditBefore := e.count(t, `SELECT count(*) FROM packet_audit`)
+	refused := []struct {
+		name     string
+		from, to Status
+		c        Change
+	}{
+		{"via backwards", StatusProcessingStarted, StatusConfirmed, Change{Via: StatusReceived}},
+		{"via the destination", StatusProcessingStarted, StatusConfirmed, Change{Via: StatusConfirmed}},
+		{"via the origin", StatusProcessingStarted, StatusConfirmed, Change{Via: StatusProcessingStarted}},
+		{"via past the destination", StatusProcessingStarted, StatusCredentialReceived, Change{Via: StatusConfirmed}},
+		{"via unknown", StatusProcessingStarted, StatusConfirmed, Change{Via: "lost"}},
+		{"detail without via", StatusProcessingStarted, StatusConfirmed, Change{ViaDetail: "x"}},
+	}
+	for _, r := range refused {
+		if _, err := e.db.Step(ctx, tx.ID, r.from, r.to, r.name, r.c); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Step(%s) = %v, want ErrInvalid", r.name, err)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM packet_audit`); n != auditBefore {
+		t.Fatalf("%d audit entries after refused steps, want %d", n, auditBefore)
+	}
+
+	e.clock.Add(time.Second)
+	got, err := e.db.Step(ctx, tx.ID, StatusProcessingStarted, StatusConfirmed, "accepted",
+		Change{Via: StatusCredentialReceived, ViaDetail: "credential e1"})
+	if err != nil || got.Status != StatusConfirmed || !got.UpdatedAt.Equal(e.clock.Now()) {
+		t.Fatalf("Step(via) = %+v, %v", got, err)
+	}
+	hist := historyOf(t, e.db, tx.ID)
+	var trail []string
+	for _, a := range hist[len(hist)-2:] {
+		trail = append(trail, fmt.Sprintf("%s→%s %s", a.From, a.To, a.Detail))
+		if !a.At.Equal(got.UpdatedAt) {
+			t.Errorf("audit entry %+v: at %s, want the step's time", a, a.At)
+		}
+	}
+	want := "processing_started→credential_received credential e1,credential_received→confirmed accepted"
+	if strings.Join(trail, ",") != want {
+		t.Errorf("History() ends %s, want %s", strings.Join(trail, ","), want)
+	}
+	// A stale step through the same path misses, and says where it is.
+	var conflict *ConflictError
+	if _, err := e.db.Step(ctx, tx.ID, StatusProcessingStarted, StatusConfirmed, "again",
+		Change{Via: StatusCredentialReceived}); !errors.As(err, &conflict) || conflict.Actual != StatusConfirmed {
+		t.Errorf("Step(via, stale) = %v, want ConflictError at confirmed", err)
+	}
+}
+
+// testReadsWithoutPayload: GetMeta opens nothing, GetByRegistrationID
+// opens the token only.
+func testReadsWithoutPayload(t *testing.T, h harness) {
+	e := newEnv(t, h)
+	ctx := context.Background()
+	tx := e.submit(t, submission("ev", "act"))
+	const rid = "10001100040000020260301090000"
+	if _, err := e.db.Step(ctx, tx.ID, StatusReceived, StatusPacketCreated, "created", Change{RegistrationID: rid}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := e.db.Get(ctx, tx.ID)
+	if err != nil || full.Token == "" || len(full.Payload) == 0 {
+		t.Fatalf("Get() = %+v, %v", full, err)
+	}
+	meta, err := e.db.GetMeta(ctx, tx.ID)
+	if err != nil || !sameTx(meta, withoutSecrets(full)) {
+		t.Errorf("GetMeta() = %+v, %v; want %+v", meta, err, withoutSecrets(full))
+	}
+	byRID, err := e.db.GetByRegistrationID(ctx, rid)
+	want := withoutSecrets(full)
+	want.Token = full.Token
+	if err != nil || !sameTx(byRID, want) {
+		t.Errorf("GetByRegistrationID() = %+v, %v; want %+v", byRID, err, want)
+	}
+	for _, id := range []string{"100019999999999", "nonsense"} {
+		if _, err := e.db.GetMeta(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetMeta(%s) = %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := e.db.GetByRegistrationID(ctx, "99999"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetByRegistrationID(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// testStepEndsJob: Change.EndJob deletes the job of the transaction while
+// it waits for its time, and only then.
+func testStepEndsJob(t *testing.T, h harness) {
+	e := newEnv(t, h)
+	ctx := context.Background()
+	later := submission("ev", "later")
+	later.JobScheduledAt = time.Now().Add(time.Hour)
+	waiting := e.submit(t, later)
+	now := e.submit(t, submission("ev", "now"))
+	jobState := func(id int64) string {
+		if e.count(t, `SELECT count(*) FROM river_job WHERE id = $1`, id) == 0 {
+			return "gone"
+		}
+		return e.rawString(t, `SELECT state FROM river_job WHERE id = $1`, id)
+	}
+	if s1, s2 := jobState(waiting.JobID), jobState(now.JobID); s1 != "scheduled" || s2 != "available" {
+		t.Fatalf("jobs after Submit: %s and %s, want scheduled and available", s1, s2)
+	}
+	for _, tx := range []Transaction{waiting, now} {
+		if _, err := e.db.Step(ctx, tx.ID, StatusReceived, StatusPacketCreated, "created", Change{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := jobState(waiting.JobID); s != "scheduled" {
+		t.Errorf("job after a step without EndJob: %s, want scheduled", s)
+	}
+	for _, tx := range []Transaction{waiting, now} {
+		if _, err := e.db.Step(ctx, tx.ID, StatusPacketCreated, StatusProcessingStarted, "started",
+			Change{Succeeded: true, EndJob: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := jobState(waiting.JobID); s != "gone" {
+		t.Errorf("scheduled job after a step with EndJob: %s, want gone", s)
+	}
+	// A job that may be running or about to be is River's to finish.
+	if s := jobState(now.JobID); s != "available" {
+		t.Errorf("available job after a step with EndJob: %s, want available", s)
+	}
+	// A missed compare-and-set deletes nothing.
+	again := submission("ev", "again")
+	again.JobScheduledAt = time.Now().Add(time.Hour)
+	missed := e.submit(t, again)
+	if _, err := e.db.Step(ctx, missed.ID, StatusPacketCreated, StatusProcessingStarted, "stale",
+		Change{EndJob: true}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Step(stale) = %v, want ErrConflict", err)
+	}
+	if s := jobState(missed.JobID); s != "scheduled" {
+		t.Errorf("job after a missed step with EndJob: %s, want scheduled", s)
+	}
+}

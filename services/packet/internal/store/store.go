@@ -241,6 +241,19 @@ type Change struct {
 	// Succeeded records that the step's work is done: Attempts back to 0,
 	// LastError cleared. It cannot go with a Failure.
 	Succeeded bool
+	// Via, when set, is a step the transaction passes through on its way
+	// to the step's destination, in the same compare-and-set: the audit
+	// trail gets from→Via (with ViaDetail) and Via→to (with the step's
+	// detail), in that order. RecordOutcome uses it for a confirmation that
+	// arrives before credential_received was recorded.
+	Via       Status
+	ViaDetail string
+	// EndJob deletes the transaction's River job with the step when the
+	// job still waits for its time (scheduled): the step ends the worker's
+	// part, and the job would run only to find nothing to do. A job that
+	// runs, or is about to, is left alone. SubmitRegistration's own drive
+	// sets it, so a registration it took to MOSIP costs no job run later.
+	EndJob bool
 }
 
 func (c Change) check() error {
@@ -249,6 +262,8 @@ func (c Change) check() error {
 		return fmt.Errorf("%w: a change cannot record a failure and a success", ErrInvalid)
 	case len(c.RegistrationID) > maxIDFieldLen:
 		return fmt.Errorf("%w: registration id longer than %d bytes", ErrInvalid, maxIDFieldLen)
+	case c.Via == "" && c.ViaDetail != "":
+		return fmt.Errorf("%w: a detail for a step on the way, but no step", ErrInvalid)
 	}
 	return nil
 }
@@ -268,8 +283,13 @@ type Store interface {
 	// GetByIdempotencyKey returns the live transaction of an OpenCRVS event
 	// and action. ErrNotFound when there is none.
 	GetByIdempotencyKey(ctx context.Context, eventID, actionID string) (Transaction, error)
+	// GetMeta returns a transaction without its token and payload (as
+	// List does): nothing sealed is read or opened. ErrNotFound when there
+	// is none.
+	GetMeta(ctx context.Context, id string) (Transaction, error)
 	// GetByRegistrationID returns the transaction of a MOSIP registration
-	// id (RID) with its token; ErrNotFound when none has it.
+	// id (RID) with its token but without its payload, which is neither
+	// read nor opened; ErrNotFound when none has it.
 	GetByRegistrationID(ctx context.Context, rid string) (Transaction, error)
 	// List returns a page of transactions matching f, newest first.
 	List(ctx context.Context, f Filter) (Page, error)
