@@ -411,7 +411,7 @@ func BenchmarkWebSubCallback(b *testing.B) {
 // (nbDatabases). It also reports how fast the callback acknowledged the
 // burst and the CPU this process (the bridge and the sandbox; not the
 // PostgreSQL server) spent per credential meanwhile, a figure less at the
-// mercy of a shared machine than the rate. BENCH_CREDENTIALS (default 600,
+// mercy of a shared machine than the rate. BENCH_CREDENTIALS (default 1500,
 // or b.N when more) and BENCH_WORKERS (NOTIFICATION_WORKERS) change the
 // run. Target: 400/s.
 func BenchmarkCredentialThroughput(b *testing.B) {
@@ -419,7 +419,7 @@ func BenchmarkCredentialThroughput(b *testing.B) {
 		b.Run(db.name, func(b *testing.B) {
 			env := nbEnv(b, db.env)
 			br := startNotifBench(b, env)
-			n := max(b.N, nbEnvInt("BENCH_CREDENTIALS", 600))
+			n := max(b.N, nbEnvInt("BENCH_CREDENTIALS", 1500))
 			warm := nbEnvInt("BENCH_WARMUP", 200)
 			all := br.births(b, warm+n)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second}
