@@ -184,6 +184,65 @@ func TestNotificationDuplicateReorderedReplayedDeliveries(t *testing.T) {
 	}
 }
 
+// Two credentials of one registration arriving together (MOSIP re-issued
+// it, and the hub delivers both at once) are processed one after the
+// other: OpenCRVS gets one register.accept call per record, not one per
+// credential.
+func TestConcurrentCredentialsOfOneRegistration(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, nil)
+	b.waitSubscribed(t)
+	b.sb.Hub.Pause(true)
+	credTopic := mosip.CredentialTopic(b.sb.Config.PartnerID)
+	const births = 4
+	events := make([]string, births)
+	for i := range births {
+		var tok string
+		events[i], tok = b.recordEvent(t, "birth")
+		if st, body := b.post(t, "/events/registration", tok, payload(map[string]any{
+			"birthCertificateNumber": fmt.Sprintf("EE0TWO%02d", i), "fullName": "Twice Issued Doe", "dateOfBirth": "2025-09-04",
+			"gender": "female"})); st != http.StatusAccepted {
+			t.Fatalf("birth %d = %d %s", i, st, body)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range b.waitProcessed(t, births) {
+		first := b.publishedFor(t, credTopic, p.RegistrationID)
+		person, err := b.sb.Registry.Lookup(p.UIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := b.sb.Credentials.IssueCredential(person, p.RegistrationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, body := range [][]byte{first, second} {
+			wg.Go(func() { b.postSigned(t, body) })
+		}
+	}
+	wg.Wait()
+	for _, ev := range events {
+		if c := b.confirmation(t, ev); c.Status != opencrvs.StatusAccepted {
+			t.Fatalf("event %s confirmation = %+v, want accepted", ev, c)
+		}
+	}
+	nt := dialInbox(t, b.sys.Addrs["notification"])
+	waitInbox(t, nt, "both credentials of each birth processed", func(ds []*notificationv1.Delivery) bool {
+		return countOf(ds, func(d *notificationv1.Delivery) bool { return d.GetKind() == "credential" && d.GetState() == "done" }) == 2*births
+	})
+	for _, ev := range events {
+		calls := 0
+		for _, c := range b.sb.CRVS.CallsTo(procAccept) {
+			if callInput(c)["eventId"] == ev {
+				calls++
+			}
+		}
+		if calls != 1 {
+			t.Errorf("event %s: %d register.accept calls, want 1", ev, calls)
+		}
+	}
+}
+
 // A correction is accepted through correction.approve.accept, with the
 // pending APPROVE_CORRECTION's requestId and the PSUT of the identity.
 // The sandbox's MOSIP issues no credential after an update, so the test

@@ -57,6 +57,10 @@ type Service struct {
 	secretKeys [][]byte
 	metrics    *metrics
 	now        func() time.Time
+	// handling holds the registration ids whose deliveries a worker of
+	// this process is handling (registration id → channel closed when
+	// done): see claimRegistration.
+	handling sync.Map
 	// stop ends what Start runs besides the queue; bg waits for it.
 	stop context.CancelFunc
 	bg   sync.WaitGroup

@@ -164,6 +164,11 @@ func (s *Service) processCredential(ctx context.Context, dl store.Delivery, ev i
 		return res, credFailure(err)
 	}
 	res.rid = cred.RegistrationID
+	release, err := s.claimRegistration(ctx, cred.RegistrationID)
+	if err != nil {
+		return res, &failure{reason: "waiting for another delivery of the same registration: " + err.Error()}
+	}
+	defer release()
 	tx, f := s.resolve(ctx, cred.RegistrationID)
 	if f != nil {
 		f.credStatus = credential.StatusParseError
@@ -225,6 +230,11 @@ func (s *Service) processCredential(ctx context.Context, dl store.Delivery, ev i
 
 func (s *Service) processStatus(ctx context.Context, _ store.Delivery, ev inbox.Event, log *slog.Logger) (result, *failure) {
 	res := result{rid: ev.RegistrationID}
+	release, err := s.claimRegistration(ctx, ev.RegistrationID)
+	if err != nil {
+		return res, &failure{reason: "waiting for another delivery of the same registration: " + err.Error()}
+	}
+	defer release()
 	tx, f := s.resolve(ctx, ev.RegistrationID)
 	if f != nil {
 		return res, f
@@ -281,6 +291,32 @@ func (s *Service) processStatus(ctx context.Context, _ store.Delivery, ev inbox.
 		res.state, res.reason = store.StateIgnored, "result code "+ev.ResultCode+" needs no action"
 	}
 	return res, nil
+}
+
+// claimRegistration waits until no other worker of this process handles a
+// delivery of the registration id, and claims it; release ends the claim.
+// Two deliveries of one registration (MOSIP re-issuing a credential, or a
+// death's status event and a credential) then never both find the
+// transaction open and both call OpenCRVS: the second reads the
+// transaction after the first recorded its outcome. Replicas are not
+// serialized; the deterministic transactionId (confirmationID) makes
+// OpenCRVS apply their calls once.
+func (s *Service) claimRegistration(ctx context.Context, rid string) (release func(), err error) {
+	mine := make(chan struct{})
+	for {
+		cur, loaded := s.handling.LoadOrStore(rid, mine)
+		if !loaded {
+			return func() {
+				s.handling.CompareAndDelete(rid, mine)
+				close(mine)
+			}, nil
+		}
+		select {
+		case <-cur.(chan struct{}):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func finished(status string) bool {
