@@ -28,6 +28,12 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 10m
 # (empty) uses Go's own crypto everywhere; without gcc it is the default.
 CRYPTO     ?= $(if $(shell command -v gcc 2>/dev/null),boringcrypto,)
 CRYPTO_ENV := $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO) CGO_ENABLED=1,)
+# With cgo, OpenSSL 3 (libcrypto; headers from libssl-dev) decrypts the
+# credentials' RSA-OAEP session keys when its headers are found: about
+# 0.26 ms instead of BoringCrypto's 0.6 ms (pkg/mosipcrypto/oaep.go).
+# OPENSSL= (empty) leaves it to crypto/rsa.
+OPENSSL    ?= $(if $(CRYPTO),$(shell printf '\043include <openssl/evp.h>\nint main(void){return OPENSSL_VERSION_MAJOR < 3;}\n' | gcc -x c - -lcrypto -o /dev/null 2>/dev/null && echo openssl),)
+CRYPTO_TAGS := $(if $(OPENSSL),-tags openssl,)
 BENCH         ?= .
 BENCH_FLAGS   ?= -run '^$$' -bench '$(BENCH)' -benchmem -benchtime 1s -count 1
 
@@ -49,10 +55,10 @@ test: test-deps ## Install/start what the tests need (Redis, Postgres), then run
 	  (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; \
 	done
 	@if [ -n "$(CRYPTO)" ]; then \
-	  echo "== go test the crypto packages with GOEXPERIMENT=$(CRYPTO) (what production images run)"; \
-	  (cd pkg && $(CRYPTO_ENV) go test -count=1 ./mosipcrypto/... ./ldproof/...) && \
-	  (cd services/esignet-verify && $(CRYPTO_ENV) go test -count=1 ./internal/ida/... ./internal/esignet/...) && \
-	  (cd services/notification && $(CRYPTO_ENV) go test -count=1 ./internal/credential/...); \
+	  echo "== go test the crypto packages with GOEXPERIMENT=$(CRYPTO) $(CRYPTO_TAGS) (what production images run)"; \
+	  (cd pkg && $(CRYPTO_ENV) go test $(CRYPTO_TAGS) -count=1 ./mosipcrypto/... ./ldproof/...) && \
+	  (cd services/esignet-verify && $(CRYPTO_ENV) go test $(CRYPTO_TAGS) -count=1 ./internal/ida/... ./internal/esignet/...) && \
+	  (cd services/notification && $(CRYPTO_ENV) go test $(CRYPTO_TAGS) -count=1 ./internal/credential/...); \
 	fi
 
 .PHONY: test-deps
@@ -61,9 +67,9 @@ test-deps: ## Make sure Redis and Postgres are installed and running (Debian/Ubu
 
 .PHONY: bench
 bench: ## Run the benchmarks (BoringCrypto as in production unless CRYPTO= is given).
-	@echo "crypto: $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO),Go's own crypto)"
+	@echo "crypto: $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO),Go's own crypto)$(if $(OPENSSL), with OpenSSL for RSA-OAEP,)"
 	@for m in $(MODULES); do \
-	  (cd $$m && $(CRYPTO_ENV) go test $(BENCH_FLAGS) ./... | grep -Ev '^(ok|PASS|\?)' ) || true; \
+	  (cd $$m && $(CRYPTO_ENV) go test $(CRYPTO_TAGS) $(BENCH_FLAGS) ./... | grep -Ev '^(ok|PASS|\?)' ) || true; \
 	done
 
 .PHONY: fuzz
@@ -129,6 +135,7 @@ lint: tools ## go vet, gofmt, buf lint and buf format check.
 	buf format --diff --exit-code
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do echo "== go vet $${m#$(ROOT)/}"; (cd $$m && go vet ./...) || exit 1; done
+	@if [ -n "$(OPENSSL)" ]; then echo "== go vet pkg/mosipcrypto $(CRYPTO_TAGS)"; (cd pkg && CGO_ENABLED=1 go vet $(CRYPTO_TAGS) ./mosipcrypto/) || exit 1; fi
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.

@@ -81,7 +81,7 @@ func DecryptVERR2(data string, ks *Keystore) ([]byte, error) {
 	if len(keyPart) != ks.Key.Size() {
 		return nil, fmt.Errorf("%w: wrapped key is %d bytes, the RSA key needs %d", ErrMalformed, len(keyPart), ks.Key.Size())
 	}
-	key, err := rsa.DecryptOAEP(sha256.New(), nil, ks.Key, keyPart, nil)
+	key, err := decryptOAEPSHA256(ks.Key, keyPart)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key unwrap", ErrDecrypt)
 	}

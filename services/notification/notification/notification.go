@@ -315,7 +315,8 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, lis net.Listener)
 		return errors.Join(err, svc.Close())
 	}
 	svc.Register(srv)
-	logger.Info("notification serving", slog.String("addr", lis.Addr().String()))
+	logger.Info("notification serving", slog.String("addr", lis.Addr().String()),
+		slog.String("rsa_backend", mosipcrypto.RSABackend()))
 	err = srv.Serve(ctx, lis, drainTimeout)
 	return errors.Join(err, svc.Close())
 }
