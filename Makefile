@@ -28,9 +28,9 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 10m
 # (empty) uses Go's own crypto everywhere; without gcc it is the default.
 CRYPTO     ?= $(if $(shell command -v gcc 2>/dev/null),boringcrypto,)
 CRYPTO_ENV := $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO) CGO_ENABLED=1,)
-# With cgo, OpenSSL 3 (libcrypto; headers from libssl-dev) decrypts the
-# credentials' RSA-OAEP session keys when its headers are found: about
-# 0.26 ms instead of BoringCrypto's 0.6 ms (pkg/mosipcrypto/oaep.go).
+# With cgo, OpenSSL 3 (libcrypto; headers from libssl-dev) does those two
+# private-key operations when its headers are found: about 0.27 ms instead
+# of BoringCrypto's 0.6 ms (pkg/mosipcrypto/rsa.go).
 # OPENSSL= (empty) leaves it to crypto/rsa.
 OPENSSL    ?= $(if $(CRYPTO),$(shell printf '\043include <openssl/evp.h>\nint main(void){return OPENSSL_VERSION_MAJOR < 3;}\n' | gcc -x c - -lcrypto -o /dev/null 2>/dev/null && echo openssl),)
 CRYPTO_TAGS := $(if $(OPENSSL),-tags openssl,)
@@ -67,7 +67,7 @@ test-deps: ## Make sure Redis and Postgres are installed and running (Debian/Ubu
 
 .PHONY: bench
 bench: ## Run the benchmarks (BoringCrypto as in production unless CRYPTO= is given).
-	@echo "crypto: $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO),Go's own crypto)$(if $(OPENSSL), with OpenSSL for RSA-OAEP,)"
+	@echo "crypto: $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO),Go's own crypto)$(if $(OPENSSL), with OpenSSL for the RSA private key,)"
 	@for m in $(MODULES); do \
 	  (cd $$m && $(CRYPTO_ENV) go test $(CRYPTO_TAGS) $(BENCH_FLAGS) ./... | grep -Ev '^(ok|PASS|\?)' ) || true; \
 	done

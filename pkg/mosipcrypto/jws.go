@@ -2,7 +2,6 @@ package mosipcrypto
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -35,7 +34,7 @@ func SignDetachedRS256(ks *Keystore, payload []byte) (string, error) {
 	h := base64.RawURLEncoding.EncodeToString(header)
 	p := base64.RawURLEncoding.EncodeToString(payload)
 	digest := sha256.Sum256([]byte(h + "." + p))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, ks.Key, crypto.SHA256, digest[:])
+	sig, err := signPKCS1v15SHA256(ks.Key, digest[:])
 	if err != nil {
 		return "", fmt.Errorf("RS256: %w", err)
 	}

@@ -216,6 +216,7 @@ func run(ctx context.Context, cfg Config, logger *slog.Logger, lis net.Listener,
 	}
 	svc.Register(srv.Server)
 	srv.SetServing(esignetverifyv1.EsignetVerifyService_ServiceDesc.ServiceName, true)
-	logger.Info("esignet-verify serving", slog.String("addr", lis.Addr().String()))
+	logger.Info("esignet-verify serving", slog.String("addr", lis.Addr().String()),
+		slog.String("rsa_backend", mosipcrypto.RSABackend()))
 	return srv.Serve(ctx, lis, drainTimeout)
 }

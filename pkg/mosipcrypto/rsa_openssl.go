@@ -38,6 +38,21 @@ static int mc_oaep_sha256(EVP_PKEY *k, const unsigned char *in, size_t inlen, un
 	if (!ok) ERR_clear_error();
 	return ok;
 }
+
+// mc_sign_pkcs1_sha256 signs a SHA-256 digest (RSASSA-PKCS1-v1_5) into
+// sig (*siglen bytes of room; the signature length on return). 1 on
+// success, 0 on any failure, the error queue cleared.
+static int mc_sign_pkcs1_sha256(EVP_PKEY *k, const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen) {
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k, NULL);
+	int ok = ctx != NULL
+		&& EVP_PKEY_sign_init(ctx) > 0
+		&& EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0
+		&& EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0
+		&& EVP_PKEY_sign(ctx, sig, siglen, digest, dlen) > 0;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok) ERR_clear_error();
+	return ok;
+}
 */
 import "C"
 
@@ -49,22 +64,20 @@ import (
 	"unsafe"
 )
 
-// oaepDecrypter is a key prepared for a faster RSA implementation.
-type oaepDecrypter interface {
-	decrypt(ciphertext []byte) ([]byte, error)
-}
-
 // opensslKey is an RSA private key loaded into OpenSSL. The EVP_PKEY is
 // read-only once loaded, so concurrent decryptions share it (each has its
-// own EVP_PKEY_CTX).
+// own EVP_PKEY_CTX), as do signatures.
 type opensslKey struct {
 	pkey *C.EVP_PKEY
 	size int
 }
 
-var errOpenSSLDecrypt = errors.New("crypto/rsa: decryption error")
+var (
+	errOpenSSLDecrypt = errors.New("crypto/rsa: decryption error")
+	errOpenSSLSign    = errors.New("RSA signature failed (OpenSSL)")
+)
 
-func (k *opensslKey) decrypt(ct []byte) ([]byte, error) {
+func (k *opensslKey) decryptOAEPSHA256(ct []byte) ([]byte, error) {
 	if len(ct) != k.size {
 		return nil, errOpenSSLDecrypt
 	}
@@ -78,6 +91,16 @@ func (k *opensslKey) decrypt(ct []byte) ([]byte, error) {
 		return nil, errOpenSSLDecrypt
 	}
 	return out[:n], nil
+}
+
+func (k *opensslKey) signPKCS1v15SHA256(digest []byte) ([]byte, error) {
+	sig := make([]byte, k.size)
+	n := C.size_t(len(sig))
+	if C.mc_sign_pkcs1_sha256(k.pkey, (*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
+		(*C.uchar)(unsafe.Pointer(&sig[0])), &n) != 1 || int(n) != len(sig) {
+		return nil, errOpenSSLSign
+	}
+	return sig, nil
 }
 
 // opensslKeys holds the keys loaded so far, by Go key. A service has one
@@ -95,9 +118,9 @@ var (
 
 const maxOpenSSLKeys = 64
 
-// fastOAEP returns k loaded into OpenSSL, loading it the first time; nil
+// fastRSA returns k loaded into OpenSSL, loading it the first time; nil
 // when OpenSSL refused it or too many keys are loaded already.
-func fastOAEP(k *rsa.PrivateKey) oaepDecrypter {
+func fastRSA(k *rsa.PrivateKey) rsaAccel {
 	v, ok := opensslKeys.Load(k)
 	if !ok {
 		loading.Lock()

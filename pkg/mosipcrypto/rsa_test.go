@@ -2,6 +2,7 @@ package mosipcrypto
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1" //nolint:gosec // a ciphertext of the wrong OAEP hash must be refused
@@ -59,6 +60,44 @@ func TestDecryptOAEPSHA256(t *testing.T) {
 	// The key still works after the failures (nothing left in a queue).
 	if got, err := decryptOAEPSHA256(key, good); err != nil || !bytes.Equal(got, msg) {
 		t.Errorf("after failures: %x, %v", got, err)
+	}
+}
+
+// signPKCS1v15SHA256 gives crypto/rsa's exact signature (PKCS#1 v1.5 is
+// deterministic), from any goroutine, and refuses a digest of the wrong size.
+func TestSignPKCS1v15SHA256(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			digest := sha256.Sum256([]byte{byte(i)})
+			got, err := signPKCS1v15SHA256(key, digest[:])
+			want, werr := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+			if err != nil || werr != nil || !bytes.Equal(got, want) {
+				t.Errorf("signature %d: %x, %v; crypto/rsa gives %x, %v", i, got, err, want, werr)
+			}
+			if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], got); err != nil {
+				t.Errorf("signature %d does not verify: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if sig, err := signPKCS1v15SHA256(key, []byte("short")); err == nil {
+		t.Errorf("signed a 5-byte digest: %x", sig)
+	}
+}
+
+func BenchmarkSignPKCS1v15SHA256(b *testing.B) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	digest := sha256.Sum256([]byte("payload"))
+	for b.Loop() {
+		if _, err := signPKCS1v15SHA256(key, digest[:]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
