@@ -23,7 +23,9 @@ type metrics struct {
 	dropped metric.Int64Counter
 	// purged counts transactions whose token and payload retention wiped.
 	purged metric.Int64Counter
-	reg    metric.Registration
+	// rewrapped counts transactions re-sealed with the current key.
+	rewrapped metric.Int64Counter
+	reg       metric.Registration
 }
 
 // meterName is the instrumentation scope of the service's metrics.
@@ -45,6 +47,11 @@ func newMetrics(s *Service, mp metric.MeterProvider) (*metrics, error) {
 	}
 	if out.purged, err = m.Int64Counter("packet.retention.purged",
 		metric.WithDescription("Finished transactions whose OpenCRVS token and packet data were wiped by PACKET_RETENTION"),
+		metric.WithUnit("{transaction}")); err != nil {
+		return nil, err
+	}
+	if out.rewrapped, err = m.Int64Counter("packet.keys.rewrapped",
+		metric.WithDescription("Transactions whose token and packet data an older PACKET_TOKEN_KEYS key sealed, re-sealed with the current key"),
 		metric.WithUnit("{transaction}")); err != nil {
 		return nil, err
 	}

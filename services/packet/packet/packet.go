@@ -90,6 +90,7 @@ type Service struct {
 	conn    *grpc.ClientConn
 	metrics *metrics
 	dropped metric.Int64Counter // metrics.dropped, where SubmitRegistration counts
+	keys    *store.Keyring
 	now     func() time.Time
 	backoff time.Duration
 	// jobGrace is how long after a request's own drive must have ended
@@ -112,7 +113,8 @@ type options struct {
 	http    *http.Client
 	now     func() time.Time
 	backoff time.Duration
-	// purgeInterval replaces the hourly retention purge.
+	// purgeInterval replaces the hourly period of the retention purge and
+	// of the key rotation's rewrap.
 	purgeInterval time.Duration
 	// meters replaces the global meter provider.
 	meters metric.MeterProvider
@@ -149,7 +151,7 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 		cfg: cfg, log: logger, schema: schema, mapping: mp,
 		builder: &mosipclient.Builder{CenterID: cfg.CenterID, MachineID: cfg.MachineID,
 			Source: cfg.PacketSource, SchemaVersion: cfg.SchemaVersion},
-		now: o.now, backoff: o.backoff, jobGrace: o.jobGrace,
+		now: o.now, backoff: o.backoff, jobGrace: o.jobGrace, keys: keys,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -221,12 +223,15 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 	if err := river.AddWorkerSafely(workers, &purgeWorker{svc: s}); err != nil {
 		return fail(err)
 	}
+	if err := river.AddWorkerSafely(workers, &rewrapWorker{svc: s}); err != nil {
+		return fail(err)
+	}
 	s.queue, err = s.store.NewQueue(workers, river.Config{
 		FetchCooldown:        10 * time.Millisecond,
 		FetchPollInterval:    50 * time.Millisecond,
 		JobTimeout:           jobTimeout,
 		RescueStuckJobsAfter: rescueAfter,
-		PeriodicJobs:         purgeSchedule(cfg.Retention, interval),
+		PeriodicJobs:         append(purgeSchedule(cfg.Retention, interval), rewrapSchedule(len(keys.IDs()), interval)...),
 	})
 	if err != nil {
 		return fail(err)

@@ -652,7 +652,8 @@ func testKeyRotation(t *testing.T, h harness) {
 	k1, k2 := testKey(t, "k1"), testKey(t, "k_2")
 	clock := newClock()
 	old := h.open(t, Options{Keyring: mustKeyring(t, k1), Now: clock.Now})
-	before := make([]Transaction, 3)
+	// More than one of Rewrap's batches.
+	before := make([]Transaction, batchSize+50)
 	for i := range before {
 		var err error
 		if before[i], _, err = old.Submit(ctx, submission("ev", fmt.Sprintf("act-%d", i))); err != nil {

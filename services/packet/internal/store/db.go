@@ -956,32 +956,37 @@ func (d *DB) purgeBatch(ctx context.Context, cutoff time.Time) (int, error) {
 
 // Rewrap re-seals with the current key whatever an older key sealed.
 func (d *DB) Rewrap(ctx context.Context) (int, error) {
-	total := 0
+	total, after := 0, ""
 	for {
-		n, err := d.rewrapBatch(ctx)
+		n, last, err := d.rewrapBatch(ctx, after)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("rewrap: %w", err)
 		}
-		if n == 0 {
+		if last == "" {
 			return total, nil
 		}
+		after = last
 	}
 }
 
-func (d *DB) rewrapBatch(ctx context.Context) (int, error) {
+// rewrapBatch re-seals up to batchSize rows with ids after after, in id
+// order, and returns how many and the last id it looked at ("" when none
+// was left): each batch starts where the last one ended rather than
+// reading the rows already done again.
+func (d *DB) rewrapBatch(ctx context.Context, after string) (int, string, error) {
 	t, err := d.b.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer t.Rollback(ctx)
 	// substr rather than LIKE: key ids may hold '_', a LIKE wildcard.
 	cur := d.keys.Current() + ":"
 	rs, err := t.Query(ctx, `SELECT id, token_enc, payload_enc FROM packet_transactions
-		WHERE (token_enc <> '' AND substr(token_enc, 1, $2) <> $1) OR (payload_enc <> '' AND substr(payload_enc, 1, $2) <> $1)
-		ORDER BY id LIMIT $3`+d.b.LockRow(), cur, len(cur), batchSize)
+		WHERE id > $4 AND ((token_enc <> '' AND substr(token_enc, 1, $2) <> $1) OR (payload_enc <> '' AND substr(payload_enc, 1, $2) <> $1))
+		ORDER BY id LIMIT $3`+d.b.LockRow(), cur, len(cur), batchSize, after)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	type sealed struct{ id, token, payload string }
 	var todo []sealed
@@ -989,32 +994,35 @@ func (d *DB) rewrapBatch(ctx context.Context) (int, error) {
 		var s sealed
 		if err := rs.Scan(&s.id, &s.token, &s.payload); err != nil {
 			rs.Close()
-			return 0, err
+			return 0, "", err
 		}
 		todo = append(todo, s)
 	}
 	rs.Close()
 	if err := rs.Err(); err != nil {
-		return 0, err
+		return 0, "", err
+	}
+	if len(todo) == 0 {
+		return 0, "", nil
 	}
 	for _, s := range todo {
 		token, err := d.reseal(s.token, aad("token", s.id))
 		if err != nil {
-			return 0, fmt.Errorf("transaction %s token: %w", s.id, err)
+			return 0, "", fmt.Errorf("transaction %s token: %w", s.id, err)
 		}
 		payload, err := d.reseal(s.payload, aad("payload", s.id))
 		if err != nil {
-			return 0, fmt.Errorf("transaction %s payload: %w", s.id, err)
+			return 0, "", fmt.Errorf("transaction %s payload: %w", s.id, err)
 		}
 		if _, err := t.Exec(ctx, `UPDATE packet_transactions SET token_enc = $2, payload_enc = $3 WHERE id = $1`,
 			s.id, token, payload); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 	}
 	if err := t.Commit(ctx); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return len(todo), nil
+	return len(todo), todo[len(todo)-1].id, nil
 }
 
 // reseal opens a value and seals it with the current key, unless it is
