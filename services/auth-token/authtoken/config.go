@@ -17,6 +17,11 @@ type Config struct {
 	// (redis://[:password@]host:port/db or rediss://). Empty keeps the cache
 	// in process memory, which is right for a single replica.
 	RedisURL string `env:"REDIS_URL"`
+	// CacheKey encrypts the tokens kept in Redis (AES-256-GCM; 32 bytes in
+	// base64, e.g. `openssl rand -base64 32`), the same on every replica.
+	// Empty stores them in the clear, with a warning at start. Changing it
+	// costs one token fetch per client.
+	CacheKey config.Secret `env:"AUTH_TOKEN_CACHE_KEY"`
 	// RedisKeyPrefix namespaces the keys, which are
 	// <prefix><PARTNER_PROFILE>:<client> and the same with ":lock".
 	RedisKeyPrefix string `env:"AUTH_TOKEN_REDIS_KEY_PREFIX" default:"mosipcrvs:authtoken:"`
@@ -66,6 +71,11 @@ func (c *Config) Validate() error {
 	if c.RedisURL != "" {
 		if err := tokencache.RedisURLProblem(c.RedisURL); err != nil {
 			p = append(p, err)
+		}
+	}
+	if c.CacheKey != "" {
+		if _, err := tokencache.ParseSealKey(c.CacheKey.Value()); err != nil {
+			p.Addf("AUTH_TOKEN_CACHE_KEY: %v", err)
 		}
 	}
 	if c.RefreshFraction <= 0 || c.RefreshFraction >= 1 {

@@ -35,6 +35,13 @@ func TestConfigLoad(t *testing.T) {
 	}{
 		{name: "valid", env: valid},
 		{name: "valid with redis", env: with(map[string]string{"REDIS_URL": "rediss://:pw@redis:6380/2"})},
+		{name: "valid with an encrypted cache", env: with(map[string]string{"REDIS_URL": "redis://redis:6379",
+			"AUTH_TOKEN_CACHE_KEY": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="})},
+		{
+			name:     "cache key of the wrong size",
+			env:      with(map[string]string{"AUTH_TOKEN_CACHE_KEY": "dG9wc2VjcmV0Y2FjaGVrZXk="}),
+			problems: []string{"AUTH_TOKEN_CACHE_KEY: want 32 bytes once base64-decoded, got 17"},
+		},
 		{
 			name: "nothing set: every missing variable at once",
 			env:  map[string]string{},
@@ -90,7 +97,7 @@ func TestConfigLoad(t *testing.T) {
 			if len(cerr.Problems) != len(tt.problems) {
 				t.Errorf("%d problems, want %d:\n%v", len(cerr.Problems), len(tt.problems), err)
 			}
-			for _, secret := range []string{"s1", "topsecret"} {
+			for _, secret := range []string{"s1", "topsecret", "dG9wc2VjcmV0Y2FjaGVrZXk"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error reveals %q:\n%v", secret, err)
 				}

@@ -2,6 +2,7 @@ package authtoken
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,17 +54,32 @@ func startFleet(t *testing.T, n int, cfg Config) []instance {
 }
 
 // 1,000 concurrent cold requests across three replicas sharing Redis cost
-// exactly one auth manager call.
+// exactly one auth manager call. The replicas share the token encrypted
+// (AUTH_TOKEN_CACHE_KEY): Redis never holds it in the clear.
 func TestFleetColdStartMakesOneAuthManagerCall(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t, time.Hour)
 	fake.SetDelay(50 * time.Millisecond) // a realistic Keycloak round trip widens the race
-	cfg := loadConfig(t, env(fake, map[string]string{"REDIS_URL": redistest.SharedURL(t)}))
+	cfg := loadConfig(t, env(fake, map[string]string{"REDIS_URL": redistest.SharedURL(t),
+		"AUTH_TOKEN_CACHE_KEY": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="}))
 	fleet := startFleet(t, 3, cfg)
 
 	tokens, failed := burst(t, fleet, 1000)
 	if failed > 0 || len(tokens) != 1 {
 		t.Fatalf("%d failed calls, %d distinct tokens; want 0 and 1", failed, len(tokens))
+	}
+	rdb := redistest.Client(t)
+	keys, err := rdb.Keys(context.Background(), cfg.RedisKeyPrefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("Redis keys under the test's prefix: %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		v, _ := rdb.Get(context.Background(), k).Result()
+		for tok := range tokens {
+			if strings.Contains(v, tok) {
+				t.Errorf("Redis key %s holds the token in the clear", k)
+			}
+		}
 	}
 	if n := fake.Calls(); n != 1 {
 		t.Errorf("auth manager calls = %d, want exactly 1 for the whole fleet", n)

@@ -78,7 +78,21 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 		if err != nil {
 			return nil, fmt.Errorf("auth-token: %w", err)
 		}
-		store = tokencache.NewRedisStore(s.rdb)
+		var sealer *tokencache.Sealer
+		if cfg.CacheKey != "" {
+			key, err := tokencache.ParseSealKey(cfg.CacheKey.Value())
+			if err == nil {
+				sealer, err = tokencache.NewSealer(key)
+				clear(key)
+			}
+			if err != nil {
+				_ = s.closeRedis()
+				return nil, fmt.Errorf("auth-token: AUTH_TOKEN_CACHE_KEY: %w", err)
+			}
+		} else {
+			logger.Warn("MOSIP tokens are kept in Redis in the clear; set AUTH_TOKEN_CACHE_KEY (32 random bytes, base64) to encrypt them")
+		}
+		store = tokencache.NewRedisStore(s.rdb, sealer)
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		if err := s.rdb.Ping(pctx).Err(); err != nil {
 			logger.Warn("Redis unreachable at start-up; tokens are cached per process until it answers",
@@ -117,6 +131,9 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 	storeDesc := "memory (this process only)"
 	if cfg.RedisURL != "" {
 		storeDesc = "redis " + tokencache.RedactRedisURL(cfg.RedisURL)
+		if cfg.CacheKey != "" {
+			storeDesc += ", entries encrypted"
+		}
 	}
 	logger.Info("auth-token configured", slog.String("profile", cfg.Profile.Name),
 		slog.Any("clients", s.cache.Clients()), slog.String("cache", storeDesc),

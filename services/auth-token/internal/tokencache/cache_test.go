@@ -694,11 +694,11 @@ func BenchmarkGetTokenRedisL2(b *testing.B) {
 	rdb := redistest.Client(b)
 	prefix := redistest.Prefix(b)
 	f := newFetcher(time.Now, time.Hour)
-	warm := newTestCache(b, f, NewRedisStore(rdb), prefix, nil, nil)
+	warm := newTestCache(b, f, NewRedisStore(rdb, nil), prefix, nil, nil)
 	if _, err := warm.Get(context.Background(), "packet"); err != nil {
 		b.Fatal(err)
 	}
-	cold := newTestCache(b, f, NewRedisStore(rdb), prefix, nil, nil)
+	cold := newTestCache(b, f, NewRedisStore(rdb, nil), prefix, nil, nil)
 	e := cold.entries["packet"]
 	ctx := context.Background()
 	lat := make([]time.Duration, 0, 1<<16)

@@ -25,13 +25,16 @@ const (
 )
 
 // compareAndDelete deletes the token entry only if it still holds the token
-// being invalidated. The value is our JSON; a value that does not decode is
-// left alone.
+// being invalidated: ARGV[1] is the token, compared with a plain entry's,
+// ARGV[2] its fingerprint ("" without a Sealer), compared with a sealed
+// entry's. The value is our JSON; a value that does not decode is left
+// alone.
 var compareAndDelete = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local ok, d = pcall(cjson.decode, v)
-if ok and type(d) == 'table' and d.token == ARGV[1] then
+if ok and type(d) == 'table' and ((type(d.token) == 'string' and d.token == ARGV[1]) or
+    (ARGV[2] ~= '' and type(d.fp) == 'string' and d.fp == ARGV[2])) then
   return redis.call('DEL', KEYS[1])
 end
 return 0`)
@@ -46,12 +49,34 @@ return 0`)
 
 // RedisStore is the Store shared by every replica.
 type RedisStore struct {
-	rdb redis.UniversalClient
+	rdb    redis.UniversalClient
+	sealer *Sealer
 }
 
 // NewRedisStore uses rdb (a client, Sentinel failover client or cluster
-// client); the caller keeps ownership and closes it.
-func NewRedisStore(rdb redis.UniversalClient) *RedisStore { return &RedisStore{rdb: rdb} }
+// client); the caller keeps ownership and closes it. With a Sealer the
+// entries are encrypted (AUTH_TOKEN_CACHE_KEY); without one they are JSON
+// in the clear. Either reads the plain entries an earlier configuration
+// wrote; sealed ones open only with the same key, and read as misses
+// otherwise (the token is fetched again and stored anew). With a Sealer,
+// entries in the clear (written before the key was set) read as misses
+// too, so the first fetch after the change replaces them.
+func NewRedisStore(rdb redis.UniversalClient, sealer *Sealer) *RedisStore {
+	return &RedisStore{rdb: rdb, sealer: sealer}
+}
+
+// sealedEntry is the value at a token key with a Sealer: the Entry's JSON
+// sealed, and the token's fingerprint for compareAndDelete.
+type sealedEntry struct {
+	Sealed      string `json:"sealed"`
+	Fingerprint string `json:"fp"`
+}
+
+// storedEntry reads either form of the value.
+type storedEntry struct {
+	Entry
+	sealedEntry
+}
 
 // Name implements Store.
 func (s *RedisStore) Name() string { return "redis" }
@@ -66,8 +91,26 @@ func (s *RedisStore) Get(ctx context.Context, key string) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, err
 	}
-	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil || e.Token == "" {
+	var v storedEntry
+	if err := json.Unmarshal(b, &v); err != nil {
+		return Entry{}, false, nil
+	}
+	e := v.Entry
+	switch {
+	case s.sealer == nil && v.Sealed != "", s.sealer != nil && v.Sealed == "":
+		return Entry{}, false, nil
+	case v.Sealed != "":
+		plain, err := s.sealer.open(v.Sealed, key)
+		if err != nil {
+			return Entry{}, false, nil
+		}
+		defer clear(plain)
+		e = Entry{}
+		if err := json.Unmarshal(plain, &e); err != nil {
+			return Entry{}, false, nil
+		}
+	}
+	if e.Token == "" {
 		return Entry{}, false, nil
 	}
 	return e, true, nil
@@ -83,12 +126,25 @@ func (s *RedisStore) Set(ctx context.Context, key string, e Entry) error {
 	if err != nil {
 		return err
 	}
+	if s.sealer != nil {
+		v := sealedEntry{Sealed: s.sealer.seal(b, key), Fingerprint: s.sealer.fingerprint(e.Token)}
+		clear(b)
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
+	}
 	return s.rdb.Do(ctx, "set", key, b, "pxat", e.ExpiresAt.UnixMilli()).Err()
 }
 
-// CompareAndDelete implements Store with a Lua compare-and-delete.
+// CompareAndDelete implements Store with a Lua compare-and-delete. The
+// token goes to Redis with the call only when entries are in the clear
+// anyway; with a Sealer only its fingerprint does.
 func (s *RedisStore) CompareAndDelete(ctx context.Context, key, token string) (bool, error) {
-	n, err := compareAndDelete.Run(ctx, s.rdb, []string{key}, token).Int()
+	plain, fp := token, ""
+	if s.sealer != nil {
+		plain, fp = "", s.sealer.fingerprint(token)
+	}
+	n, err := compareAndDelete.Run(ctx, s.rdb, []string{key}, plain, fp).Int()
 	return n == 1, err
 }
 

@@ -1,7 +1,10 @@
 package tokencache
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +19,105 @@ type storeFactory func(t *testing.T) (Store, string)
 var stores = map[string]storeFactory{
 	"memory": func(t *testing.T) (Store, string) { return NewMemoryStore(nil), "mem:" },
 	"redis": func(t *testing.T) (Store, string) {
-		return NewRedisStore(redistest.Client(t)), redistest.Prefix(t)
+		return NewRedisStore(redistest.Client(t), nil), redistest.Prefix(t)
 	},
+	"redis-sealed": func(t *testing.T) (Store, string) {
+		return NewRedisStore(redistest.Client(t), testSealer(t)), redistest.Prefix(t)
+	},
+}
+
+func testSealer(t testing.TB) *Sealer {
+	t.Helper()
+	k := make([]byte, SealKeySize)
+	_, _ = rand.Read(k)
+	s, err := NewSealer(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// With AUTH_TOKEN_CACHE_KEY, Redis never holds a token in the clear, not
+// even in the compare-and-delete's arguments; a value opens only with the
+// key and under the Redis key it was written to; entries written in the
+// clear before the key was set, or sealed with another key, are misses.
+func TestRedisStoreSealsTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	sealer := testSealer(t)
+	s := NewRedisStore(rdb, sealer)
+	const token = "eyJhbGciOiJSUzI1NiJ9.secret-mosip-token.sig"
+	key := prefix + "sealed"
+	mustSet(t, s, key, entryFor(token, time.Minute))
+	raw, err := rdb.Get(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(raw, "secret-mosip-token") || strings.Contains(raw, token[:10]) {
+		t.Fatalf("Redis holds the token in the clear: %s", raw)
+	}
+	if got, found, err := s.Get(ctx, key); !found || err != nil || got.Token != token {
+		t.Fatalf("Get(sealed) = %q, %v, %v", got.Token, found, err)
+	}
+
+	// Another key, no key, or the value moved under another Redis key: a miss.
+	moved := prefix + "moved"
+	if err := rdb.Set(ctx, moved, raw, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		s   Store
+		key string
+	}{
+		"another cache key": {NewRedisStore(rdb, testSealer(t)), key},
+		"no cache key":      {NewRedisStore(rdb, nil), key},
+		"moved value":       {s, moved},
+	} {
+		if got, found, err := tc.s.Get(ctx, tc.key); found || err != nil {
+			t.Errorf("%s: Get = %q, %v, %v; want a miss", name, got.Token, found, err)
+		}
+	}
+
+	// An entry in the clear from before the key was set is not used.
+	legacy := prefix + "legacy"
+	mustSet(t, NewRedisStore(rdb, nil), legacy, entryFor("plain-token", time.Minute))
+	if _, found, err := s.Get(ctx, legacy); found || err != nil {
+		t.Errorf("Get(entry in the clear) = %v, %v; want a miss", found, err)
+	}
+
+	// Compare-and-delete by fingerprint: a stale token keeps the entry, the
+	// current one deletes it; the script never sees the token.
+	if del, err := s.CompareAndDelete(ctx, key, "stale"); del || err != nil {
+		t.Errorf("CompareAndDelete(stale) = %v, %v", del, err)
+	}
+	if del, err := NewRedisStore(rdb, nil).CompareAndDelete(ctx, key, token); del || err != nil {
+		t.Errorf("CompareAndDelete without the key = %v, %v; want false", del, err)
+	}
+	if del, err := s.CompareAndDelete(ctx, key, token); !del || err != nil {
+		t.Errorf("CompareAndDelete(current) = %v, %v; want true", del, err)
+	}
+}
+
+func TestParseSealKey(t *testing.T) {
+	t.Parallel()
+	k := make([]byte, SealKeySize)
+	_, _ = rand.Read(k)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if got, err := ParseSealKey(" " + enc.EncodeToString(k) + "\n"); err != nil || !bytes.Equal(got, k) {
+			t.Errorf("ParseSealKey(%v) = %x, %v", enc, got, err)
+		}
+	}
+	short := base64.StdEncoding.EncodeToString(k[:16])
+	for _, bad := range []string{"", "not base64 at all!", short} {
+		_, err := ParseSealKey(bad)
+		if err == nil {
+			t.Errorf("ParseSealKey(%q) accepted", bad)
+		} else if bad != "" && strings.Contains(err.Error(), bad) {
+			t.Errorf("ParseSealKey error shows the value: %v", err)
+		}
+	}
 }
 
 func TestStoreContract(t *testing.T) {
@@ -138,7 +238,7 @@ func TestStoreContract(t *testing.T) {
 func TestRedisStoreIgnoresForeignValues(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Client(t)
-	s := NewRedisStore(rdb)
+	s := NewRedisStore(rdb, nil)
 	key := redistest.Prefix(t) + "corrupt"
 	ctx := context.Background()
 	if err := rdb.Set(ctx, key, "not json", time.Minute).Err(); err != nil {
