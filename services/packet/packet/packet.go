@@ -220,10 +220,10 @@ func newService(ctx context.Context, cfg Config, logger *slog.Logger, o options)
 	if err := river.AddWorkerSafely(workers, &submitWorker{svc: s}); err != nil {
 		return fail(err)
 	}
-	if err := river.AddWorkerSafely(workers, &purgeWorker{svc: s}); err != nil {
+	if err := river.AddWorkerSafely(workers, &maintenanceWorker[purgeJob]{run: s.purge}); err != nil {
 		return fail(err)
 	}
-	if err := river.AddWorkerSafely(workers, &rewrapWorker{svc: s}); err != nil {
+	if err := river.AddWorkerSafely(workers, &maintenanceWorker[rewrapJob]{run: s.rewrap}); err != nil {
 		return fail(err)
 	}
 	s.queue, err = s.store.NewQueue(workers, river.Config{
