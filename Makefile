@@ -32,7 +32,10 @@ CRYPTO_ENV := $(if $(CRYPTO),GOEXPERIMENT=$(CRYPTO) CGO_ENABLED=1,)
 # private-key operations when its headers are found: about 0.27 ms instead
 # of BoringCrypto's 0.6 ms (pkg/mosipcrypto/rsa.go).
 # OPENSSL= (empty) leaves it to crypto/rsa.
-OPENSSL    ?= $(if $(CRYPTO),$(shell printf '\043include <openssl/evp.h>\nint main(void){return OPENSSL_VERSION_MAJOR < 3;}\n' | gcc -x c - -lcrypto -o /dev/null 2>/dev/null && echo openssl),)
+# Probed once per make run (a plain ?= would run gcc at every use).
+ifeq ($(origin OPENSSL),undefined)
+OPENSSL    := $(if $(CRYPTO),$(shell printf '\043include <openssl/evp.h>\nint main(void){return OPENSSL_VERSION_MAJOR < 3;}\n' | gcc -x c - -lcrypto -o /dev/null 2>/dev/null && echo openssl),)
+endif
 CRYPTO_TAGS := $(if $(OPENSSL),-tags openssl,)
 BENCH         ?= .
 BENCH_FLAGS   ?= -run '^$$' -bench '$(BENCH)' -benchmem -benchtime 1s -count 1

@@ -278,11 +278,8 @@ func (s *Service) processStatus(ctx context.Context, _ store.Delivery, ev inbox.
 			res.state, res.reason = store.StateDone, detail+"; flagged for rejection (rejection switched off)"
 			return res, nil
 		}
-		out, f := s.confirm(ctx, tx, false, "", detail)
+		out, f := s.reject(ctx, tx, detail)
 		if f != nil {
-			return res, f
-		}
-		if f := s.recordOutcome(ctx, tx, packetv1.Outcome_OUTCOME_REJECTED, detail+"; OpenCRVS: "+out.String()); f != nil {
 			return res, f
 		}
 		res.state, res.reason = store.StateDone, detail+"; rejected ("+out.String()+")"
@@ -386,6 +383,20 @@ func (s *Service) confirm(ctx context.Context, tx *packetv1.ResolveRegistrationR
 	}
 	if err != nil {
 		return 0, &failure{reason: "OpenCRVS " + verb + ": " + err.Error(), permanent: !opencrvs.IsRetryable(err)}
+	}
+	return out, nil
+}
+
+// reject rejects the CRVS record with reason and then records the
+// transaction rejected: the rejection of a packet MOSIP failed, and of one
+// it never answered.
+func (s *Service) reject(ctx context.Context, tx *packetv1.ResolveRegistrationResponse, reason string) (opencrvs.Outcome, *failure) {
+	out, f := s.confirm(ctx, tx, false, "", reason)
+	if f != nil {
+		return 0, f
+	}
+	if f := s.recordOutcome(ctx, tx, packetv1.Outcome_OUTCOME_REJECTED, reason+"; OpenCRVS: "+out.String()); f != nil {
+		return 0, f
 	}
 	return out, nil
 }

@@ -238,11 +238,8 @@ func (s *Service) processSilence(ctx context.Context, dl store.Delivery, log *sl
 	}
 	tx := &packetv1.ResolveRegistrationResponse{TransactionId: sr.TransactionID, EventId: sr.EventID, ActionId: sr.ActionID,
 		RegistrationNumber: sr.RegistrationNumber, Status: stepFlaggedForRejection}
-	out, f := s.confirm(ctx, tx, false, "", detail)
+	out, f := s.reject(ctx, tx, detail)
 	if f != nil {
-		return res, f
-	}
-	if f := s.recordOutcome(ctx, tx, packetv1.Outcome_OUTCOME_REJECTED, detail+"; OpenCRVS: "+out.String()); f != nil {
 		return res, f
 	}
 	res.state, res.reason = store.StateDone, detail+"; rejected ("+out.String()+")"

@@ -47,6 +47,6 @@ func (s *Service) rewrap(ctx context.Context) (int, error) {
 		return n, fmt.Errorf("key rotation: %d transaction(s) re-sealed, then: %w", n, err)
 	}
 	s.log.InfoContext(ctx, rewrappedLogMessage, slog.Int("count", n), slog.String("current_key", s.keys.Current()),
-		slog.Any("older_keys_unused", s.keys.IDs()[1:]))
+		slog.Any("older_keys", s.keys.IDs()[1:]))
 	return n, nil
 }

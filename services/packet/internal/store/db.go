@@ -456,12 +456,8 @@ func (d *DB) GetByRegistrationID(ctx context.Context, rid string) (Transaction, 
 	if rid == "" || len(rid) > 64 {
 		return Transaction{}, fmt.Errorf("%w: a registration id is 1 to 64 characters", ErrInvalid)
 	}
-	var t Transaction
 	var token string
-	err := d.b.Reader().QueryRow(ctx, `SELECT `+metaColumns+`, token_enc FROM packet_transactions WHERE `+ridWhere, rid).Scan(
-		&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
-		&t.TrackingID, &t.JobID, &t.Attempts, &t.LastError,
-		sqlstore.ScanTime(&t.CreatedAt), sqlstore.ScanTime(&t.UpdatedAt), sqlstore.ScanTime(&t.PurgedAt), &token)
+	t, err := scanMeta(d.b.Reader().QueryRow(ctx, `SELECT `+metaColumns+`, token_enc FROM packet_transactions WHERE `+ridWhere, rid), &token)
 	if sqlstore.NoRows(err) {
 		return Transaction{}, fmt.Errorf("get by registration id: %w", ErrNotFound)
 	}
@@ -632,11 +628,13 @@ func (d *DB) Advance(ctx context.Context, id string, from, to Status, detail str
 const metaColumns = `id, process, status, event_id, action_id, registration_number, registration_id,
 	tracking_id, job_id, attempts, last_error, created_at, updated_at, purged_at`
 
-func scanMeta(r sqlstore.Row) (Transaction, error) {
+// scanMeta reads metaColumns, then into extra the columns that follow
+// them in the query.
+func scanMeta(r sqlstore.Row, extra ...any) (Transaction, error) {
 	var t Transaction
-	err := r.Scan(&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
+	err := r.Scan(append([]any{&t.ID, &t.Process, &t.Status, &t.EventID, &t.ActionID, &t.RegistrationNumber, &t.RegistrationID,
 		&t.TrackingID, &t.JobID, &t.Attempts, &t.LastError,
-		sqlstore.ScanTime(&t.CreatedAt), sqlstore.ScanTime(&t.UpdatedAt), sqlstore.ScanTime(&t.PurgedAt))
+		sqlstore.ScanTime(&t.CreatedAt), sqlstore.ScanTime(&t.UpdatedAt), sqlstore.ScanTime(&t.PurgedAt)}, extra...)...)
 	return t, err
 }
 
@@ -652,7 +650,7 @@ const stepSQL = `UPDATE packet_transactions SET status = $3,
 	RETURNING ` + metaColumns
 
 // stepPostgresSQL is stepSQL with its audit entries in one statement: $9
-// the detail, $10 the step on the way (Change.Via, ” for none) and $11
+// the detail, $10 the step on the way (Change.Via, empty for none) and $11
 // its detail. The data-modifying WITH inserts them exactly when the update
 // matched, from→via before via→to (identity values follow the ORDER BY),
 // or the single from→to. With $12 (Change.EndJob) it deletes the
